@@ -1,0 +1,1 @@
+"""Zoom users, sign-in activity and admin audit logs for Microsoft security tooling."""
