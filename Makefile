@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Run the whole pipeline against the local Zoom sandbox (no Zoom account needed).
 demo: $(STAMP)
-	$(BIN)/python -m tap_zoom_defender.sandbox.demo
+	$(BIN)/python -m tap_zoom_defender.demo
 
 ## Lint + the full test suite (what CI runs).
 test: $(STAMP)
