@@ -1,0 +1,253 @@
+"""azure_monitor destination: the real Azure clients against local HTTPS stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tap_zoom_defender.defender.target import default_stream_names
+
+from .azure_standin import MAX_CALL_BYTES, SCOPE, AzureStandIns
+from .singer_io import (
+    TARGET,
+    activity,
+    encode,
+    error_lines,
+    read_rows,
+    record,
+    run_target,
+    schema,
+    state,
+    states,
+    write_config,
+)
+from .zoom_records import SIGN_IN, SIGN_OUT_IPV6, operation_log
+
+AUTH_STREAM = "Custom-ZoomASimAuthenticationEventLogs"
+AUDIT_STREAM = "Custom-ZoomASimAuditEventLogs"
+
+
+@pytest.fixture(scope="module")
+def azure(tmp_path_factory):
+    stand_ins = AzureStandIns(tmp_path_factory.mktemp("ca"), set(default_stream_names().values()))
+    yield stand_ins
+    stand_ins.stop()
+
+
+@pytest.fixture
+def api(azure):
+    azure.ingestion.reset()
+    return azure.ingestion
+
+
+def _run(azure, tmp_path, msgs, **settings):
+    config = write_config(
+        tmp_path / "config.json", azure.target_config(tmp_path / "out", **settings)
+    )
+    return run_target(config, msgs, env=azure.env())
+
+
+def _no_traceback(done):
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def _messages():
+    return [
+        schema("activities"),
+        record("activities", SIGN_IN),
+        record("activities", SIGN_OUT_IPV6),
+        state({"bookmarks": {"activities": 2}}),
+        schema("operation_logs"),
+        record("operation_logs", operation_log("Update", category="Role")),
+        state({"bookmarks": {"activities": 2, "operation_logs": 1}}),
+    ]
+
+
+def test_rows_arrive_as_the_jsonl_destination_writes_them(azure, api, tmp_path):
+    done = _run(azure, tmp_path / "a", _messages())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert states(done.stdout)[-1] == {"bookmarks": {"activities": 2, "operation_logs": 1}}
+    assert {c.stream for c in api.calls} == {AUTH_STREAM, AUDIT_STREAM}
+    assert all(c.status == 204 and c.gzip for c in api.calls)
+    assert SCOPE in azure.entra.scopes  # token asked for the Azure Monitor audience
+    logs = done.stderr + done.stdout
+    assert azure.entra.client_secret not in logs
+    assert not [token for token in azure.entra.issued if token in logs]
+
+    # Same input to the jsonl destination: byte-for-byte the same rows.
+    jsonl = write_config(tmp_path / "j.json", {"output_dir": str(tmp_path / "j")})
+    assert run_target(jsonl, _messages()).returncode == 0
+    assert api.received(AUTH_STREAM) == read_rows(
+        tmp_path / "j" / "ASimAuthenticationEventLogs.jsonl"
+    )
+    assert api.received(AUDIT_STREAM) == read_rows(tmp_path / "j" / "ASimAuditEventLogs.jsonl")
+
+
+def test_cloudappevents_and_stream_name_override(azure, api, tmp_path):
+    api.streams.add("Custom-ZoomEvents")
+    try:
+        done = _run(
+            azure,
+            tmp_path,
+            _messages(),
+            schema_profile="cloudappevents",
+            azure_stream_names={"ZoomCloudAppEvents_CL": "Custom-ZoomEvents"},
+        )
+    finally:
+        api.streams.discard("Custom-ZoomEvents")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = api.received("Custom-ZoomEvents")
+    assert [r["ReportId"] for r in rows] == [
+        SIGN_IN["event_id"],
+        SIGN_OUT_IPV6["event_id"],
+        operation_log("Update", "Role")["event_id"],
+    ]
+
+
+def test_more_than_one_megabyte_is_split_into_calls_under_the_limit(azure, api, tmp_path):
+    big = "x" * 3000  # ~3.5 kB rows: ~900 rows is over 3 MB
+    msgs = [schema("activities")]
+    msgs += [record("activities", {**activity(i), "version": big}) for i in range(900)]
+    msgs.append(state({"done": 900}))
+    done = _run(azure, tmp_path, msgs, batch_size_rows=1000)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ok = [c for c in api.calls if c.status == 204]
+    assert len(ok) >= 3 and all(c.status == 204 for c in api.calls)
+    assert [r["EventOriginalUid"] for r in api.received()] == [f"{i:064x}" for i in range(900)]
+    assert all(len(json.dumps(c.rows).encode()) <= MAX_CALL_BYTES for c in ok)
+    assert states(done.stdout) == [{"done": 900}]
+
+
+def test_429_with_retry_after_is_honoured_then_delivered(azure, api, tmp_path):
+    api.fail_next(429, times=2, headers={"Retry-After": "1"})
+    done = _run(azure, tmp_path, _messages()[:4])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [c.status for c in api.calls] == [429, 429, 204]
+    assert len(api.received(AUTH_STREAM)) == 2
+    assert states(done.stdout) == [{"bookmarks": {"activities": 2}}]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_retried_with_backoff(azure, api, tmp_path, status):
+    # 502 proves the POST is retried even where azure-core alone would not retry it.
+    api.fail_next(status, times=2)
+    done = _run(azure, tmp_path, _messages()[:4])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [c.status for c in api.calls] == [status, status, 204]
+    assert states(done.stdout) == [{"bookmarks": {"activities": 2}}]
+
+
+def test_persistent_throttling_dead_letters_and_exits_tempfail(azure, api, tmp_path):
+    api.fail_next(503, times=50)
+    done = _run(azure, tmp_path, _messages()[:4], azure_max_retries=2)
+    assert done.returncode == 75
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "503" in line and "dead-letter" in line and "re-run" in line
+    assert done.stdout == ""  # the STATE that would skip these rows is withheld
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    assert [d["row"]["EventOriginalUid"] for d in dead] == [
+        SIGN_IN["event_id"],
+        SIGN_OUT_IPV6["event_id"],
+    ]
+    assert all(d["stream"] == AUTH_STREAM and "503" in d["reason"] for d in dead)
+
+
+def test_413_for_a_row_over_one_megabyte(azure, api, tmp_path):
+    huge = {**SIGN_IN, "event_id": "f" * 64, "version": "v" * (MAX_CALL_BYTES + 10)}
+    msgs = [
+        schema("activities"),
+        record("activities", SIGN_IN),
+        state({"n": 1}),
+        record("activities", huge),
+        state({"n": 2}),
+    ]
+    done = _run(azure, tmp_path, msgs)
+    assert done.returncode == 1
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "413" in line and "1 MB" in line
+    assert states(done.stdout) == [{"n": 1}]  # acknowledged only up to the delivered row
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    assert [d["row"]["EventOriginalUid"] for d in dead] == ["f" * 64]
+
+
+def test_403_explains_the_missing_role(azure, api, tmp_path):
+    api.forbidden = True
+    done = _run(azure, tmp_path, _messages())
+    assert done.returncode == 1
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "403" in line and "Monitoring Metrics Publisher" in line and api.rule_id in line
+    assert done.stdout == ""
+
+
+def test_unknown_stream_name_is_a_clear_404(azure, api, tmp_path):
+    done = _run(
+        azure,
+        tmp_path,
+        _messages()[:4],
+        azure_stream_names={"ASimAuthenticationEventLogs": "Custom-Typo_CL"},
+    )
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert "404" in line and "azure_stream_names" in line and "Custom-Typo_CL" in line
+
+
+def test_wrong_client_secret_never_leaks(azure, api, tmp_path):
+    wrong = "wrong-secret-" + "z" * 12
+    done = _run(azure, tmp_path, _messages()[:4], azure_client_secret=wrong)
+    assert done.returncode == 1
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "azure_client_secret" in line
+    assert wrong not in done.stderr + done.stdout
+    assert azure.entra.client_secret not in done.stderr + done.stdout
+    assert api.calls == []  # nothing was sent without a token
+    assert done.stdout == ""
+
+
+def test_rejected_token_is_a_clear_401(azure, api, tmp_path, monkeypatch):
+    # The ingestion side stops accepting every token Entra issued (e.g. wrong tenant).
+    original = azure.entra.issued
+
+    class Forgetful(set):
+        def __contains__(self, item):
+            return False
+
+    azure.entra.issued = Forgetful(original)
+    try:
+        done = _run(azure, tmp_path, _messages()[:4])
+    finally:
+        azure.entra.issued = original
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert "401" in line and "azure_tenant_id" in line
+    assert done.stdout == ""
+
+
+def test_state_is_acknowledged_only_after_azure_answered_204(azure, api, tmp_path):
+    """With stdin still open, a STATE comes back only once its rows were accepted (204)."""
+    config = write_config(tmp_path / "c.json", azure.target_config(tmp_path / "out"))
+    proc = subprocess.Popen(
+        [TARGET, "--config", str(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, **azure.env()},
+    )  # fmt: skip
+    try:
+        for n in (1, 2):
+            msgs = [record("activities", activity(i)) for i in range(n * 10 - 10, n * 10)]
+            msgs = ([schema("activities")] if n == 1 else []) + msgs + [state({"n": n})]
+            proc.stdin.write(encode(msgs))
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline()) == {"n": n}
+            delivered = {r["EventOriginalUid"] for r in api.received(AUTH_STREAM)}
+            assert {f"{i:064x}" for i in range(n * 10)} <= delivered
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert proc.returncode == 0
