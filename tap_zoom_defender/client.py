@@ -1,0 +1,313 @@
+"""ZoomStream: the REST base every stream builds on (paging, errors, retries, pacing).
+
+Each request goes through three layers, innermost first:
+
+1. the SDK's ``_request`` (auth header, send, :meth:`ZoomStream.validate_response`);
+2. :meth:`ZoomStream._governed`: ``governor.acquire`` before every attempt; a 429 waits the
+   delay ``governor.on_429`` returns (Retry-After honoured there) and retries, bounded; a 401 with
+   code 124 drops the token and retries once with a fresh one;
+3. the SDK's backoff decorator for 5xx, malformed bodies and network errors, after which the
+   last failure is turned into one clear error (:mod:`tap_zoom_defender.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+from tap_zoom_defender import zoom_limits
+from tap_zoom_defender.errors import (
+    AuthError,
+    MalformedResponseError,
+    ZoomAPIError,
+    ZoomTapError,
+    ZoomUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+    from tap_zoom_defender.auth import ZoomAuthenticator
+    from tap_zoom_defender.governor import RateGovernor
+
+MAX_429_RETRIES = 8
+"""A request answered 429 more often than this in a row fails: something else owns the account."""
+
+REQUEST_TIMEOUT_S = 60
+TOKEN_INVALID_CODE = 124
+SCOPE_ERROR_CODES = frozenset({4700, 4701, 4711, 4733})
+PAGE_TOKEN_MESSAGE = "next page token"  # noqa: S105 - text of Zoom's error, not a secret
+
+
+class RateLimitedError(Exception):
+    """HTTP 429 (handled by the governed loop, never by the SDK's generic backoff)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        """Keep the response: the governor reads its headers."""
+        super().__init__("HTTP 429")
+        self.response = response
+
+
+class TokenRejectedError(Exception):
+    """HTTP 401 code 124: the access token is invalid or expired; refresh once and retry."""
+
+    def __init__(self, token: str | None, message: str) -> None:
+        """Keep which token failed (never shown) and Zoom's message (shown)."""
+        super().__init__(message)
+        self.token = token
+
+
+class PageTokenExpiredError(ZoomAPIError):
+    """Zoom no longer accepts the ``next_page_token`` (15-minute lifetime): restart the listing."""
+
+
+class _MalformedBodyError(RetriableAPIError):
+    """A 2xx body that is not JSON: retried like a 5xx (proxies and cut connections do this)."""
+
+
+class _HideExpectedErrors(logging.Filter):
+    """Drop generic error lines that only announce an error we report ourselves.
+
+    The SDK's "An unhandled error occurred" (when the error is one of ours) and backoff's
+    "Giving up ..." (always followed by our error naming the tries): the CLI prints the problem
+    as one clear line, and a second generic line would only make the user read two for one.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record except those two announcements."""
+        message = str(record.msg)
+        if message.startswith("Giving up "):
+            return False
+        if message.startswith("An unhandled error occurred while syncing"):
+            return not isinstance(sys.exc_info()[1], ZoomTapError)
+        return True
+
+
+class ZoomStream(RESTStream):
+    """Base class of the Zoom streams: shared token, shared governor, Zoom's paging and errors."""
+
+    next_page_token_jsonpath = "$.next_page_token"  # noqa: S105 - a JSONPath, not a secret
+    #: Scopes the endpoint needs: (classic, granular). Named in the missing-scope error.
+    required_scopes: ClassVar[tuple[str, str]] = ("", "")
+    #: The list field holding this endpoint's records (``users``, ``activity_logs``...).
+    records_field: ClassVar[str] = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Set up the stream and hide the SDK's duplicate error line for our errors."""
+        super().__init__(*args, **kwargs)
+        self.logger.addFilter(_HideExpectedErrors())
+
+    # --------------------------------------------------------------------- shared objects
+
+    @property
+    @override
+    def url_base(self) -> str:
+        """API base URL (the setting, or the one Zoom's token response names)."""
+        return self._tap.api_base_url  # type: ignore[attr-defined]
+
+    @property
+    @override
+    def authenticator(self) -> ZoomAuthenticator:
+        """The tap's single authenticator, so every stream shares one token."""
+        return self._tap.authenticator  # type: ignore[attr-defined]
+
+    @property
+    def governor(self) -> RateGovernor:
+        """The tap's single rate governor (one per process, shared by all streams)."""
+        return self._tap.governor  # type: ignore[attr-defined]
+
+    @property
+    def rate_category(self) -> str:
+        """Zoom's rate-limit category of this endpoint (Light/Medium/Heavy/...)."""
+        return zoom_limits.ENDPOINT_CATEGORY[self.path]
+
+    @property
+    @override
+    def timeout(self) -> int:
+        """Seconds to wait for a response; long enough for Zoom's slow Heavy reports."""
+        return REQUEST_TIMEOUT_S
+
+    # -------------------------------------------------------------------------- requests
+
+    @override
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        """Zoom paging: ``page_size`` always, ``next_page_token`` after the first page.
+
+        The stream context carries the endpoint's filters (``from``/``to``, ``status``...).
+        """
+        request = super().get_http_request(page=page)
+        request.params["page_size"] = self.config.get("page_size", zoom_limits.MAX_PAGE_SIZE)
+        request.params.update(page.stream_context or {})
+        if page.next_page_token:
+            request.params["next_page_token"] = page.next_page_token
+        return request
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Turn Zoom's answers into our error classes; tell the governor about every response."""
+        status = response.status_code
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise RateLimitedError(response)
+        self.governor.on_response(self.rate_category, response)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(f"HTTP {status}", response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            self._raise_client_error(response)
+        try:
+            response.json()
+        except ValueError:
+            raise _MalformedBodyError("body is not JSON", response) from None
+
+    @override
+    def request_decorator(self, func: Callable) -> Callable:
+        """Wrap the SDK's retrying request in our governed loop and clean error conversion."""
+        retrying = super().request_decorator(self._governed(func))
+
+        def request(prepared: requests.PreparedRequest, context: Context | None) -> Any:
+            try:
+                return retrying(prepared, context)
+            except _MalformedBodyError as exc:
+                response = exc.response
+                kind = response.headers.get("Content-Type", "?") if response is not None else "?"
+                raise MalformedResponseError(
+                    f"Zoom answered GET {self.path} with a body that is not valid JSON "
+                    f"(Content-Type {kind}) {self.backoff_max_tries()} times: check api_url"
+                ) from None
+            except RetriableAPIError as exc:
+                status = exc.response.status_code if exc.response is not None else "?"
+                raise ZoomUnavailableError(
+                    f"Zoom kept failing GET {self.path} (HTTP {status} after "
+                    f"{self.backoff_max_tries()} tries): try again later"
+                ) from None
+            except requests.RequestException as exc:
+                host = urlsplit(self.url_base).netloc
+                raise ZoomUnavailableError(
+                    f"cannot reach the Zoom API at {host} ({type(exc).__name__} after "
+                    f"{self.backoff_max_tries()} tries): check api_url and the network"
+                ) from None
+
+        return request
+
+    def _governed(self, func: Callable) -> Callable:
+        """Pace every attempt, wait out 429s as told, and survive one token expiry."""
+
+        def send(prepared: requests.PreparedRequest, context: Context | None) -> Any:
+            refreshed = False
+            throttled = 0
+            while True:
+                self.governor.acquire(self.rate_category)
+                try:
+                    return func(prepared, context)
+                except RateLimitedError as exc:
+                    throttled += 1
+                    if throttled > MAX_429_RETRIES:
+                        raise ZoomUnavailableError(
+                            f"Zoom answered GET {self.path} with HTTP 429 {throttled} times in a "
+                            "row: other apps are using this account's rate limit; lower "
+                            "rate_limit_share or run later"
+                        ) from None
+                    time.sleep(self.governor.on_429(self.rate_category, exc.response))
+                except TokenRejectedError as exc:
+                    if refreshed:
+                        raise AuthError(
+                            f"Zoom rejected a freshly issued access token on GET {self.path} "
+                            f"(code {TOKEN_INVALID_CODE}: {exc}): check that the app is activated "
+                            "and the credentials belong to this account"
+                        ) from None
+                    refreshed = True
+                    self.logger.info("Access token rejected (%s); refreshing it once", exc)
+                    self.authenticator.invalidate(exc.token)
+
+        return send
+
+    def _raise_client_error(self, response: requests.Response) -> None:
+        code, message = zoom_error(response)
+        status = response.status_code
+        if status == HTTPStatus.UNAUTHORIZED and code == TOKEN_INVALID_CODE:
+            sent = response.request.headers.get("Authorization", "") if response.request else ""
+            raise TokenRejectedError(sent.removeprefix("Bearer ") or None, message)
+        if code in SCOPE_ERROR_CODES or "scope" in message.lower():
+            classic, granular = self.required_scopes
+            raise AuthError(
+                f"the Zoom app lacks the scope for stream {self.name} (GET {self.path}): add "
+                f"{classic} (classic) or {granular} (granular) on the app's Scopes page in the "
+                f"Zoom Marketplace (Zoom said: code {code}, {message})"
+            )
+        if PAGE_TOKEN_MESSAGE in message.lower():
+            raise PageTokenExpiredError(message, status=status, code=code)
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise AuthError(
+                f"Zoom refused GET {self.path} with HTTP 401 (code {code}: {message}): check the "
+                "app's credentials and that it is activated"
+            )
+        raise ZoomAPIError(
+            f"Zoom rejected GET {self.path} with HTTP {status} (code {code}: {message})",
+            status=status,
+            code=code,
+        )
+
+    # ------------------------------------------------------------------------- responses
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """Yield the records of one page; a wrong shape is a clear error, not a KeyError."""
+        body = response.json()
+        records = body.get(self.records_field) if isinstance(body, dict) else None
+        if records is None and isinstance(body, dict):
+            records = []  # Zoom omits the list on empty pages
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise MalformedResponseError(
+                f"Zoom answered GET {self.path} without a list of records in "
+                f"'{self.records_field}': check api_url"
+            )
+        yield from records
+
+    # ---------------------------------------------------------------------------- retries
+
+    @override
+    def backoff_wait_generator(self) -> Any:
+        """0.5, 1, 2, 4 s (+ jitter): enough for a blip, short enough to fail fast when down."""
+        return backoff.expo(base=2, factor=0.5, max_value=30)
+
+    @override
+    def backoff_handler(self, details: Any) -> None:
+        """Log each retry as a warning (it is not an error unless the retries run out)."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        what = f"HTTP {response.status_code}" if response is not None else type(exc).__name__
+        self.logger.warning(
+            "GET %s failed (%s); retry %d in %.1f s",
+            self.path,
+            what,
+            details.get("tries", 0),
+            details.get("wait", 0.0),
+        )
+
+
+def zoom_error(response: requests.Response) -> tuple[int | None, str]:
+    """Zoom's ``{"code", "message"}`` error body, tolerating anything else (never the token)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message") or body.get("reason") or body.get("error") or ""
+        return (code if isinstance(code, int) else None), str(message)[:300]
+    text = response.text.strip().replace("\n", " ")
+    return None, (text[:200] or response.reason or "no message")
+
+
+__all__ = ["PageTokenExpiredError", "ZoomStream", "zoom_error"]

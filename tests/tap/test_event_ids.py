@@ -1,0 +1,42 @@
+"""event_id: stable across runs, and two truly identical events stay two records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .helpers import StubZoom, run_tap
+
+SIGN_IN = {
+    "email": "ana@example.com",
+    "time": (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "type": "Sign in",
+    "ip_address": "10.1.2.3",
+    "client_type": "Windows",
+    "version": "6.2.5",
+}
+SIGN_OUT = {**SIGN_IN, "type": "Sign out"}
+
+
+def test_identical_events_are_kept_and_ids_are_stable(tmp_path):
+    served = [dict(SIGN_IN), dict(SIGN_IN), dict(SIGN_OUT)]  # a true duplicate sign-in
+
+    def activities(query):
+        return 200, {"next_page_token": "", "activity_logs": [dict(r) for r in served]}, []
+
+    with StubZoom({"/v2/report/activities": activities}, "tok-event-ids-1") as zoom:
+        config = zoom.tap_config(window_days=28, late_arrival_hours=6)
+        first = run_tap(tmp_path, config)
+        again = run_tap(tmp_path, config)  # no state: a fresh full sync
+        incremental = run_tap(tmp_path, config, state=first.state)
+        served.append(dict(SIGN_IN))  # Zoom now shows a third identical sign-in (late)
+        late = run_tap(tmp_path, config, state=incremental.state)
+
+    for run in (first, again, incremental, late):
+        assert run.returncode == 0, run.stderr[-3000:]
+    ids = [r["event_id"] for r in first.records("activities")]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert sorted(ids) == sorted(r["event_id"] for r in again.records("activities"))
+    assert incremental.records("activities") == []  # already emitted: nothing twice
+    [third] = late.records("activities")
+    assert third["event_id"] not in ids and third["type"] == "Sign in"
