@@ -14,14 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,meltano]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Meltano's plugin venvs (tap-zoom and target-defender are this repo, editable; target-jsonl from
+# PyPI). Re-made when the project's dependencies or plugin definitions change.
+MELTANO_STAMP := .meltano/.installed
+$(MELTANO_STAMP): $(STAMP) meltano.yml
+	$(BIN)/meltano install
+	touch $(MELTANO_STAMP)
+
+install: $(STAMP) $(MELTANO_STAMP)
 
 ## Run the whole pipeline against the local Zoom sandbox (no Zoom account needed).
-demo: $(STAMP)
+demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python -m tap_zoom_defender.demo
 
 ## Lint + the full test suite (what CI runs).
-test: $(STAMP)
+test: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
