@@ -8,6 +8,7 @@ which prints a traceback. A wrong config path is a user error: click's own one-l
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import simplejson
@@ -25,3 +26,13 @@ def parse_config_option(value: tuple[str, ...]) -> _ConfigInput:
             f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix the file",
             param_hint="'--config'",
         ) from None
+
+
+class ConfigFileErrors:
+    """Mixin for a Singer plugin class (before ``Tap``/``Target`` in the bases)."""
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Parse ``--config``; a missing or broken file is one line and exit 2, not a traceback."""
+        del ctx, param
+        return parse_config_option(value)

@@ -43,7 +43,7 @@ from typing_extensions import override
 from tap_zoom_defender import governor as governor_module
 from tap_zoom_defender import zoom_limits
 from tap_zoom_defender.auth import TokenStore, ZoomAuthenticator
-from tap_zoom_defender.config_files import parse_config_option
+from tap_zoom_defender.config_files import ConfigFileErrors
 from tap_zoom_defender.errors import (
     AuthError,
     ConfigError,
@@ -414,7 +414,7 @@ def _install_redaction() -> None:
             handler.addFilter(RedactingFilter())
 
 
-class TapZoom(Tap):
+class TapZoom(ConfigFileErrors, Tap):
     """Zoom users, sign-in/sign-out activity and admin operation logs, for security monitoring."""
 
     name = "tap-zoom-defender"
@@ -514,13 +514,6 @@ class TapZoom(Tap):
         self.logger.info("Connection test passed: credentials valid, every scope granted")
 
     # -------------------------------------------------------------------------------- CLI
-
-    @classmethod
-    @override
-    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """Parse ``--config``; a missing or broken file is one line and exit 2, not a traceback."""
-        del ctx, param
-        return parse_config_option(value)
 
     @classmethod
     @override

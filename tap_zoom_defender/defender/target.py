@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -28,7 +27,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
-from tap_zoom_defender.config_files import parse_config_option
+from tap_zoom_defender.config_files import ConfigFileErrors
 from tap_zoom_defender.defender.destinations.azure_monitor import (
     DEFAULT_SCOPE,
     AzureMonitorDestination,
@@ -96,7 +95,7 @@ class _Reader(SingerReader):
         )
 
 
-class TargetDefender(Target):
+class TargetDefender(ConfigFileErrors, Target):
     """Singer target writing Zoom users, sign-ins and admin operations in Defender shapes."""
 
     name = "target-defender"
@@ -335,13 +334,6 @@ class TargetDefender(Target):
             super().process_endofpipe()
         finally:
             self.destination.close()
-
-    @classmethod
-    @override
-    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """Parse ``--config``; a missing or broken file is one line and exit 2, not a traceback."""
-        del ctx, param
-        return parse_config_option(value)
 
     @classmethod
     @override
