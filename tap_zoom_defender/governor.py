@@ -359,9 +359,10 @@ class _QuotaStore:
             ).fetchone()
         return parse_http_datetime(row[0]) if row else None
 
-    def set_lockout(self, scope: str, group: str, until: datetime) -> None:
+    def set_lockout(self, scope: str, group: str, until: datetime, now: datetime) -> None:
         """Remember a Zoom daily-limit lockout so the next run the same day does not retry."""
         with self._lock:
+            self._conn.execute("DELETE FROM lockout WHERE until < ?", (now.isoformat(),))
             self._conn.execute(
                 "INSERT INTO lockout (scope, grp, until) VALUES (?, ?, ?) "
                 "ON CONFLICT (scope, grp) DO UPDATE SET until = excluded.until",
@@ -693,7 +694,7 @@ class RateGovernor:
         group = self._daily_group(category)
         with self._lockouts_lock:
             self._lockouts[group] = until
-            self._store.set_lockout(self.settings.scope, group, until)
+            self._store.set_lockout(self.settings.scope, group, until, self._clock())
 
     def _spend_daily(self) -> None:
         now = self._clock()
