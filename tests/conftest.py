@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,23 @@ from tap_zoom_defender.sandbox import Sandbox, SandboxConfig
 
 # Small enough to start in milliseconds and page through in well under a second.
 SMALL = {"users": 20, "days": 3, "seed": 7}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the tap's default quota store (under $XDG_STATE_HOME) out of the user's home.
+
+    Subprocesses (the tap's CLI, Meltano) inherit the variable, so no test run adds request
+    counts to the real ~/.local/state/tap-zoom-defender/quota.sqlite.
+    """
+    state_home = tmp_path_factory.mktemp("xdg-state")
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(state_home)
+    yield state_home
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
 
 
 @pytest.fixture
