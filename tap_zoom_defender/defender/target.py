@@ -17,12 +17,12 @@ from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
-    ConfigValidationError,
     InvalidJSONSchema,
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
 from singer_sdk.io_base import SingerReader
+from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
@@ -32,10 +32,9 @@ from tap_zoom_defender.defender.destinations.azure_monitor import (
     DEFAULT_SCOPE,
     AzureMonitorDestination,
     build_credential,
-    credential_kind,
 )
 from tap_zoom_defender.defender.destinations.jsonl import JsonlDestination
-from tap_zoom_defender.defender.errors import DefenderError, InputError
+from tap_zoom_defender.defender.errors import ConfigError, DefenderError, InputError
 from tap_zoom_defender.defender.mapping import (
     DEFAULT_PROFILE,
     PASSTHROUGH,
@@ -45,6 +44,13 @@ from tap_zoom_defender.defender.mapping import (
     all_tables,
 )
 from tap_zoom_defender.defender.names import AccountNames
+from tap_zoom_defender.defender.settings import (
+    DEFAULT_MAX_RETRIES,
+    SECONDS_SETTINGS,
+    check_settings,
+    schema_problem,
+    secret_settings,
+)
 from tap_zoom_defender.defender.sinks import DefenderSink
 
 try:  # Python 3.12+
@@ -53,14 +59,8 @@ except ImportError:  # pragma: no cover
     from typing_extensions import override
 
 DEFAULT_OUTPUT_DIR = "output/defender"
-# Seconds may arrive as text: Meltano 4.4 passes `kind: decimal` settings set from environment
-# variables badly, so meltano.yml declares them as strings and they are checked here.
+# Seconds may arrive as text (see settings.SECONDS_SETTINGS); settings.py checks them.
 NUMBER_OR_TEXT = th.CustomType({"type": ["number", "string"]})
-SECONDS_SETTINGS = {
-    "azure_retry_backoff_factor": 0.8,
-    "azure_retry_backoff_max": 60.0,
-    "azure_timeout_seconds": 120.0,
-}
 
 
 def default_stream_names() -> dict[str, str]:
@@ -192,7 +192,7 @@ class TargetDefender(ConfigFileErrors, Target):
         th.Property(
             "azure_max_retries",
             th.IntegerType,
-            default=8,
+            default=DEFAULT_MAX_RETRIES,
             description="Retries per call on 429 (honouring Retry-After), 5xx and network "
             "errors before the batch is dead-lettered.",
         ),
@@ -219,7 +219,11 @@ class TargetDefender(ConfigFileErrors, Target):
     def __init__(self, **kwargs: Any) -> None:
         """Check settings that depend on each other, then build the destination once."""
         super().__init__(**kwargs)
-        self._check_settings()
+        if not kwargs.get("validate_config", True):
+            # Built without validation (library use): still refuse settings we cannot run with.
+            problems = check_settings(self.config, set(all_tables()))
+            if problems:
+                raise ConfigError(problems)
         self.profile: dict[str, Table] = PROFILES[self.config.get("schema_profile", "asim")]
         self.output_dir = Path(self.config.get("output_dir") or DEFAULT_OUTPUT_DIR)
         self.account_names = AccountNames(self.output_dir)
@@ -228,55 +232,44 @@ class TargetDefender(ConfigFileErrors, Target):
         self._last_written_state: str | None = None
         self.destination = self._build_destination()
 
-    def _check_settings(self) -> None:
-        errors: list[str] = []
-        cfg = self.config
-        if cfg.get("destination") == "azure_monitor":
-            for name in ("azure_endpoint", "azure_dcr_immutable_id"):
-                if not cfg.get(name):
-                    errors.append(f"destination azure_monitor needs setting {name}")
-            endpoint = str(cfg.get("azure_endpoint") or "")
-            if endpoint and not endpoint.startswith("https://"):
-                errors.append(
-                    "azure_endpoint must be an https:// URL (Azure Monitor only accepts TLS)"
-                )
-            if credential_kind(cfg) == "client_secret":
-                errors.extend(
-                    f"azure_credential client_secret needs setting {name}"
-                    for name in ("azure_tenant_id", "azure_client_id", "azure_client_secret")
-                    if not cfg.get(name)
-                )
-            known = set(all_tables())
-            unknown = sorted(set(cfg.get("azure_stream_names") or {}) - known)
-            if unknown:
-                errors.append(
-                    f"azure_stream_names has unknown tables {unknown}; known: {sorted(known)}"
-                )
-        for name, default in SECONDS_SETTINGS.items():
-            try:
-                if float(cfg.get(name, default)) < 0:
-                    errors.append(f"{name} must be 0 or more seconds")
-            except (TypeError, ValueError):
-                errors.append(f"{name} must be a number of seconds, not {cfg.get(name)!r}")
-        if int(cfg.get("azure_max_retries", 8)) < 0:
-            errors.append("azure_max_retries must be >= 0")
-        if errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Every settings problem as one ``<problem>: <fix>`` sentence (ConfigError, exit 78).
+
+        Replaces the SDK's check, which logs each JSON-schema message (quoting the value, even
+        a secret's) plus a generic "Config validation failed" line and exits 1 like a bug.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        secrets = secret_settings(schema)
+        # The SDK's validator also fills in defaults, as the SDK's own check would.
+        errors = sorted(
+            JSONSchemaValidator(schema).iter_errors(self._config),
+            key=lambda e: [str(p) for p in e.absolute_path],
+        )
+        problems = [schema_problem(e, secrets) for e in errors]
+        problems += check_settings(self._config, set(all_tables()))
+        if problems and raise_errors:
+            raise ConfigError(problems)
+        for problem in problems:
+            self.logger.warning("Configuration problem (not checked strictly): %s", problem)
+        return problems
 
     def _build_destination(self) -> JsonlDestination | AzureMonitorDestination:
         cfg = self.config
         if cfg.get("destination", "jsonl") == "jsonl":
             return JsonlDestination(self.output_dir)
+        seconds = {name: float(cfg.get(name, d)) for name, d in SECONDS_SETTINGS.items()}
         return AzureMonitorDestination(
             endpoint=cfg["azure_endpoint"],
             rule_id=cfg["azure_dcr_immutable_id"],
             stream_names={**default_stream_names(), **(cfg.get("azure_stream_names") or {})},
             credential=build_credential(cfg),
             dead_letter_dir=self.output_dir / "dead-letter",
-            max_retries=int(cfg.get("azure_max_retries", 8)),
-            backoff_factor=float(cfg.get("azure_retry_backoff_factor", 0.8)),
-            backoff_max=float(cfg.get("azure_retry_backoff_max", 60)),
-            timeout_seconds=float(cfg.get("azure_timeout_seconds", 120)),
+            max_retries=int(cfg.get("azure_max_retries", DEFAULT_MAX_RETRIES)),
+            backoff_factor=seconds["azure_retry_backoff_factor"],
+            backoff_max=seconds["azure_retry_backoff_max"],
+            timeout_seconds=seconds["azure_timeout_seconds"],
             credential_scope=cfg.get("azure_credential_scope") or DEFAULT_SCOPE,
         )
 
@@ -341,6 +334,10 @@ class TargetDefender(ConfigFileErrors, Target):
         """Run the target; expected failures become one error line and a distinct exit code."""
         try:
             super().invoke(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                cls.logger.error("Configuration error: %s", problem)
+            sys.exit(exc.exit_code)
         except DefenderError as exc:
             cls.logger.error("%s", exc)
             sys.exit(exc.exit_code)

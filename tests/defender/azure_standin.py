@@ -15,6 +15,7 @@ import re
 import secrets
 import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -151,17 +152,19 @@ class Call:
     rows: list[dict] | None
     body_bytes: int
     gzip: bool
+    # time.monotonic() when the request arrived (same clock as the test process's)
+    at: float = 0.0
 
 
 class IngestionHandler(_Handler):
     def do_POST(self):
+        arrived = time.monotonic()
         api: IngestionStandIn = self.server.owner  # type: ignore[attr-defined]
         raw = self._body()
         status, body, headers, rows, stream = self._handle(api, raw)
+        gzipped = self.headers.get("Content-Encoding") == "gzip"
         with api.lock:
-            api.calls.append(
-                Call(stream, status, rows, len(raw), self.headers.get("Content-Encoding") == "gzip")
-            )
+            api.calls.append(Call(stream, status, rows, len(raw), gzipped, arrived))
         self._reply(status, body, headers)
 
     def _handle(self, api: IngestionStandIn, raw: bytes):

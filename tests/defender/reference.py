@@ -42,9 +42,12 @@ AUTHENTICATION = {
     "TargetAppName": S,
     "TargetAppType": S,
     "HttpUserAgent": S,
+    "ActingAppId": S,
+    "ActingAppName": S,
+    "ActingAppType": S,
     "SrcIpAddr": S,
     "SrcDvcOs": S,
-    "SrcDvcType": S,
+    "SrcDeviceType": S,
     "SrcGeoCountry": S,
     "SrcGeoCity": S,
 }
@@ -161,7 +164,7 @@ AUDIT_EVENT_TYPES = {
 }
 AUDIT_OBJECT_TYPES = {"Cloud Resource", "Configuration Atom", "Policy Rule", "Other"}
 USERNAME_TYPES = {"UPN", "Windows", "DN", "Simple", "Other"}
-APP_TYPES = {"Process", "Service", "Resource", "URL", "SaaS application", "CloudService", "Other"}
+APP_TYPES = {"Process", "Service", "Resource", "URL", "SaaS application", "CSP", "Other"}
 DEVICE_TYPES = {"Computer", "Mobile Device", "IOT Device", "Other"}
 
 # table name -> (allowed columns with types, columns that must be present)
@@ -185,9 +188,41 @@ TABLES = {
             "TimeGenerated": D,
             "Timestamp": D,
             "AccountUpn": S,
-            "AccountObjectId": S,
             "ReportId": S,
             "AdditionalFields": X,
         },
     ),
 }
+
+# table name -> {column: the values ASIM allows in it}; checked for every row a test produces.
+ALLOWED_VALUES = {
+    "ASimAuthenticationEventLogs": {
+        "EventType": AUTH_EVENT_TYPES,
+        "EventResult": EVENT_RESULTS,
+        "EventSchema": {"Authentication"},
+        "EventSchemaVersion": {"0.1.4"},
+        "TargetUsernameType": USERNAME_TYPES,
+        "TargetAppType": APP_TYPES,
+        "ActingAppType": APP_TYPES,
+        "SrcDeviceType": DEVICE_TYPES,
+    },
+    "ASimAuditEventLogs": {
+        "EventType": AUDIT_EVENT_TYPES,
+        "EventResult": EVENT_RESULTS,
+        "EventSchema": {"AuditEvent"},
+        "EventSchemaVersion": {"0.1.2"},
+        "ObjectType": AUDIT_OBJECT_TYPES,
+        "ActorUsernameType": USERNAME_TYPES,
+        "TargetAppType": APP_TYPES,
+    },
+}
+
+
+def disallowed_values(table: str, row: dict) -> dict:
+    """Columns of ``row`` whose (non-empty) value the schema does not allow, with the value."""
+    allowed = ALLOWED_VALUES.get(table, {})
+    return {
+        column: row[column]
+        for column, values in allowed.items()
+        if row.get(column) is not None and row[column] not in values
+    }

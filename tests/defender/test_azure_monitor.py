@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -121,13 +122,39 @@ def test_more_than_one_megabyte_is_split_into_calls_under_the_limit(azure, api, 
     assert states(done.stdout) == [{"done": 900}]
 
 
+def _gaps(calls) -> list[float]:
+    """Seconds between consecutive arrivals at the stand-in."""
+    return [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
+
+
 def test_429_with_retry_after_is_honoured_then_delivered(azure, api, tmp_path):
-    api.fail_next(429, times=2, headers={"Retry-After": "1"})
+    # Retry-After (2 s) is well above the configured backoff (at most 0.2 s): a retry that
+    # came sooner than Retry-After would prove the header was ignored.
+    api.fail_next(429, times=2, headers={"Retry-After": "2"})
     done = _run(azure, tmp_path, _messages()[:4])
     assert done.returncode == 0, done.stderr[-2000:]
     assert [c.status for c in api.calls] == [429, 429, 204]
+    assert all(gap >= 2.0 for gap in _gaps(api.calls)), _gaps(api.calls)  # lower bound only
     assert len(api.received(AUTH_STREAM)) == 2
     assert states(done.stdout) == [{"bookmarks": {"activities": 2}}]
+
+
+def test_persistent_429_dead_letters_and_exits_tempfail(azure, api, tmp_path):
+    api.fail_next(429, times=50, headers={"Retry-After": "1"})
+    done = _run(azure, tmp_path, _messages()[:4], azure_max_retries=1)
+    assert done.returncode == 75  # EX_TEMPFAIL: run again later
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "429" in line and "azure_max_retries" in line and "written to" in line
+    assert [c.status for c in api.calls] == [429, 429]  # the call and its one retry
+    assert _gaps(api.calls)[0] >= 1.0  # even the last retry waited for Retry-After
+    assert done.stdout == ""  # STATE withheld
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    assert [d["row"]["EventOriginalUid"] for d in dead] == [
+        SIGN_IN["event_id"],
+        SIGN_OUT_IPV6["event_id"],
+    ]
+    assert all("429" in d["reason"] for d in dead)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -140,7 +167,7 @@ def test_5xx_is_retried_with_backoff(azure, api, tmp_path, status):
     assert states(done.stdout) == [{"bookmarks": {"activities": 2}}]
 
 
-def test_persistent_throttling_dead_letters_and_exits_tempfail(azure, api, tmp_path):
+def test_persistent_5xx_dead_letters_and_exits_tempfail(azure, api, tmp_path):
     api.fail_next(503, times=50)
     done = _run(azure, tmp_path, _messages()[:4], azure_max_retries=2)
     assert done.returncode == 75
@@ -156,7 +183,24 @@ def test_persistent_throttling_dead_letters_and_exits_tempfail(azure, api, tmp_p
     assert all(d["stream"] == AUTH_STREAM and "503" in d["reason"] for d in dead)
 
 
-def test_413_for_a_row_over_one_megabyte(azure, api, tmp_path):
+def test_dead_letter_write_failure_says_the_rows_were_not_saved(azure, api, tmp_path):
+    """When even the dead-letter file cannot be written, the error must not claim it was."""
+    api.forbidden = True
+    blocker = tmp_path / "out-is-a-file"
+    blocker.write_text("not a directory")  # mkdir of out/dead-letter fails, even as root
+    config = write_config(tmp_path / "c.json", azure.target_config(blocker))
+    done = run_target(config, _messages()[:4], env=azure.env())
+    assert done.returncode != 0
+    _no_traceback(done)
+    (line,) = error_lines(done.stderr)
+    assert "403" in line and "NOT saved anywhere" in line and "output_dir" in line
+    assert "written to" not in line
+    assert done.stdout == ""  # STATE withheld: a re-run sends the rows again
+    assert blocker.read_text() == "not a directory"
+
+
+@pytest.mark.usefixtures("api")
+def test_413_for_a_row_over_one_megabyte(azure, tmp_path):
     huge = {**SIGN_IN, "event_id": "f" * 64, "version": "v" * (MAX_CALL_BYTES + 10)}
     msgs = [
         schema("activities"),
@@ -185,7 +229,8 @@ def test_403_explains_the_missing_role(azure, api, tmp_path):
     assert done.stdout == ""
 
 
-def test_unknown_stream_name_is_a_clear_404(azure, api, tmp_path):
+@pytest.mark.usefixtures("api")
+def test_unknown_stream_name_is_a_clear_404(azure, tmp_path):
     done = _run(
         azure,
         tmp_path,
@@ -210,7 +255,8 @@ def test_wrong_client_secret_never_leaks(azure, api, tmp_path):
     assert done.stdout == ""
 
 
-def test_rejected_token_is_a_clear_401(azure, api, tmp_path, monkeypatch):
+@pytest.mark.usefixtures("api")
+def test_rejected_token_is_a_clear_401(azure, tmp_path):
     # The ingestion side stops accepting every token Entra issued (e.g. wrong tenant).
     original = azure.entra.issued
 

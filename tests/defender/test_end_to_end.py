@@ -19,6 +19,7 @@ import pytest
 
 from tap_zoom_defender.defender.mapping import PROFILES, MappingContext
 
+from . import reference as ref
 from .singer_io import read_rows, write_config
 
 TAP = str(Path(sys.executable).with_name("tap-zoom-defender"))
@@ -146,6 +147,8 @@ def test_two_incremental_runs_equal_ground_truth_without_duplicates(
         key = KEYS[table]
         dupes = [k for k, n in Counter(r[key] for r in rows).items() if n > 1]
         assert not dupes, f"{table}: {len(dupes)} rows written twice"
+        bad = [ref.disallowed_values(table, r) for r in rows if ref.disallowed_values(table, r)]
+        assert not bad, f"{table}: values the schema does not allow, e.g. {bad[0]}"
         mapping = PROFILES[profile][stream]
         ctx = MappingContext(stream=stream, display_name=lambda _e: None)
         expected = Counter(

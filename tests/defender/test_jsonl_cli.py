@@ -306,12 +306,19 @@ def test_bad_singer_input_is_one_error_line_and_withholds_state(tmp_path):
         assert done.stdout == "", name  # nothing acknowledged
 
 
-def test_bad_settings_name_the_setting_and_hide_secrets(tmp_path):
+def test_bad_settings_are_one_configuration_error_line_each_and_exit_78(tmp_path):
     secret = "sup3r-s3cret-value"
+    https = {"azure_endpoint": "https://dce.example.com", "azure_dcr_immutable_id": "dcr-1"}
     cases = [
-        ({"schema_profile": "sentinel"}, "schema_profile"),
-        ({"azure_timeout_seconds": "soon"}, "azure_timeout_seconds"),
-        ({"destination": "azure_monitor", "azure_client_secret": secret}, "azure_endpoint"),
+        ({"schema_profile": "sentinel"}, ["schema_profile"]),
+        ({"destination": "ftp"}, ["destination"]),
+        ({"azure_timeout_seconds": "soon"}, ["azure_timeout_seconds"]),
+        ({"azure_client_secret": 12345678}, ["azure_client_secret"]),
+        ({"destination": "azure_monitor"}, ["azure_endpoint", "azure_dcr_immutable_id"]),
+        (
+            {"destination": "azure_monitor", "azure_client_secret": secret},
+            ["azure_endpoint", "azure_dcr_immutable_id", "azure_tenant_id", "azure_client_id"],
+        ),
         (
             {
                 "destination": "azure_monitor",
@@ -321,24 +328,45 @@ def test_bad_settings_name_the_setting_and_hide_secrets(tmp_path):
                 "azure_client_id": "c",
                 "azure_client_secret": secret,
             },
-            "https://",
+            ["https://"],
         ),
         (
-            {
-                "destination": "azure_monitor",
-                "azure_endpoint": "https://dce.example.com",
-                "azure_dcr_immutable_id": "dcr-1",
-                "azure_client_secret": secret,
-            },
-            "azure_tenant_id",
+            {"destination": "azure_monitor", **https, "azure_stream_names": {"Nope_CL": "x"}},
+            ["azure_stream_names"],
         ),
     ]
-    for i, (config, needle) in enumerate(cases):
+    for i, (config, needles) in enumerate(cases):
         done = run_target(write_config(tmp_path / f"c{i}.json", config), [])
-        assert done.returncode == 1, (config, done.stderr[-1500:])
+        assert done.returncode == 78, (config, done.stderr[-1500:])
         _no_traceback(done.stderr)
-        assert needle in done.stderr
+        errors = error_lines(done.stderr)
+        # exactly one line per problem, each naming its setting; no generic extra line
+        assert len(errors) == len(needles), (config, errors)
+        for line, needle in zip(errors, needles, strict=True):
+            assert "Configuration error: " in line and needle in line, (config, line)
+        assert "Config validation failed" not in done.stderr
         assert secret not in done.stderr + done.stdout
+        assert "12345678" not in done.stderr
+
+
+def test_unknown_sign_in_type_stops_with_nothing_half_written(tmp_path):
+    odd = {**SIGN_IN, "type": "Sign in (SSO)", "event_id": "e" * 64}
+    msgs = [
+        schema("activities"),
+        record("activities", SIGN_IN),
+        state({"b": 1}),
+        record("activities", {**SIGN_IN, "type": "Sign out", "event_id": "d" * 64}),
+        record("activities", odd),
+        state({"b": 2}),
+    ]
+    done = run_target(_config(tmp_path), msgs)
+    assert done.returncode == 65
+    _no_traceback(done.stderr)
+    (line,) = error_lines(done.stderr)
+    assert "'type'" in line and "Sign in (SSO)" in line and "schema_profile" in line
+    assert states(done.stdout) == [{"b": 1}]  # the STATE after the bad record is withheld
+    rows = read_rows(tmp_path / "out" / AUTH)  # every line parses, only acknowledged rows
+    assert [r["EventOriginalUid"] for r in rows] == [SIGN_IN["event_id"]]
 
 
 def test_unwritable_output_dir_fails_without_acknowledging(tmp_path):

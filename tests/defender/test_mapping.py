@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 
 import pytest
@@ -60,6 +62,8 @@ def assert_shape(table_name, row):
         assert check_value(allowed[column], value), (table_name, column, value)
     if table_name.endswith("_CL"):
         assert not set(row) & ref.RESERVED_IN_CUSTOM_TABLES
+    bad = ref.disallowed_values(table_name, row)
+    assert not bad, f"{table_name}: values the schema does not allow: {bad}"
 
 
 def map_row(profile, stream, record, names=None):
@@ -87,8 +91,11 @@ def test_logon_row():
     assert row["EventOriginalType"] == "Sign in"
     assert row["TargetUsername"] == SIGN_IN["email"] and row["TargetUsernameType"] == "UPN"
     assert row["SrcIpAddr"] == "203.0.113.7"
-    assert (row["SrcDvcOs"], row["SrcDvcType"]) == ("Windows", "Computer")
-    assert row["EventProductVersion"] == SIGN_IN["version"]
+    assert (row["SrcDvcOs"], row["SrcDeviceType"]) == ("Windows", "Computer")
+    # The user's Zoom client is the acting application, not the reporting product.
+    assert (row["ActingAppName"], row["ActingAppType"]) == ("Zoom Windows client", "Process")
+    assert "EventProductVersion" not in row
+    assert row["AdditionalFields"]["ClientVersion"] == SIGN_IN["version"]
     assert row["TargetAppType"] in ref.APP_TYPES
     assert row["AdditionalFields"]["ZoomRecord"] == SIGN_IN
     assert row["AdditionalFields"]["ClientType"] == "Windows"
@@ -100,21 +107,43 @@ def test_logoff_row_with_ipv6_and_unicode_user():
     assert row["EventResult"] == "Success"
     assert row["SrcIpAddr"] == "2001:db8:85a3::8a2e:370:7334"
     assert row["TargetUsername"] == "jörg.müller@example.de"
-    assert (row["SrcDvcOs"], row["SrcDvcType"]) == ("iOS", "Mobile Device")
-    assert row["SrcDvcType"] in ref.DEVICE_TYPES
+    assert (row["SrcDvcOs"], row["SrcDeviceType"]) == ("iOS", "Mobile Device")
+    assert row["ActingAppName"] == "Zoom iOS client"
 
 
 def test_browser_sign_in_claims_no_operating_system():
     _, row = map_row("asim", "activities", BROWSER_SIGN_IN)
-    assert row["SrcDvcOs"] is None and row["SrcDvcType"] is None
+    assert row["SrcDvcOs"] is None and row["SrcDeviceType"] is None
+    assert (row["ActingAppName"], row["ActingAppType"]) == ("Zoom Browser client", "Other")
     assert row["SrcIpAddr"] == "::ffff:198.51.100.23"
     assert row["AdditionalFields"]["ClientType"] == "Browser"
 
 
-def test_unknown_sign_in_type_is_kept_not_guessed():
-    _, row = map_row("asim", "activities", {**SIGN_IN, "type": "Sign in (SSO)"})
-    assert row["EventOriginalType"] == "Sign in (SSO)"
-    assert row["EventType"] == "Other"
+def test_sign_in_without_client_type_names_no_acting_app():
+    record = {k: v for k, v in SIGN_IN.items() if k not in ("client_type", "version")}
+    _, row = map_row("asim", "activities", record)
+    assert row["ActingAppName"] is row["ActingAppType"] is row["SrcDeviceType"] is None
+
+
+@pytest.mark.parametrize("sign_in_type", ["Sign in (SSO)", "Other", "", None])
+def test_unknown_sign_in_type_is_one_clear_error_not_an_invented_event_type(sign_in_type):
+    with pytest.raises(InputError) as raised:
+        PROFILES["asim"]["activities"].map({**SIGN_IN, "type": sign_in_type}, ctx("activities"))
+    message = str(raised.value)
+    assert "stream 'activities'" in message and "field 'type'" in message
+    assert repr(str(sign_in_type)) in message and "schema_profile=cloudappevents" in message
+
+
+def test_every_zoom_sign_in_type_maps_into_the_allowed_event_types():
+    for sign_in_type in ("Sign in", "Sign out", "sign in", " SIGN OUT "):
+        _, row = map_row("asim", "activities", {**SIGN_IN, "type": sign_in_type})
+        assert row["EventType"] in ref.AUTH_EVENT_TYPES
+        assert row["EventOriginalType"] == sign_in_type
+
+
+def test_cloudappevents_keeps_a_sign_in_type_asim_cannot_hold():
+    _, row = map_row("cloudappevents", "activities", {**SIGN_IN, "type": "Sign in (SSO)"})
+    assert row["ActionType"] == "Sign in (SSO)" and row["ActivityType"] == "Other"
 
 
 def test_sdk_parsed_datetimes_map_like_zoom_strings():
@@ -214,7 +243,9 @@ def test_audit_row_without_detail_or_operator_keeps_mandatory_fields():
 def test_full_user(profile):
     table, row = map_row(profile, "users", FULL_USER)
     assert table == "ZoomIdentityInfo_CL"
-    assert row["AccountObjectId"] == FULL_USER["id"]
+    # AccountObjectId is an Entra ID object id, which Zoom does not have: not filled with Zoom's.
+    assert "AccountObjectId" not in row
+    assert row["AdditionalFields"]["ZoomUserId"] == FULL_USER["id"]
     assert row["AccountUpn"] == row["EmailAddress"] == FULL_USER["email"]
     assert (row["GivenName"], row["Surname"]) == ("Zoë", "Ångström")
     assert row["AccountDisplayName"] == "Zoë Ångström"
@@ -252,6 +283,19 @@ def test_user_report_id_is_stable_and_content_derived():
     # Singer metadata differs on every run and must not change the key
     _, d = map_row("asim", "users", {**FULL_USER, "_sdc_extracted_at": "2026-03-20T01:02:03Z"})
     assert a["ReportId"] == b["ReportId"] == d["ReportId"] != c["ReportId"]
+
+
+def test_user_report_id_does_not_depend_on_the_columns():
+    """ReportId hashes the Zoom record itself, so moving the Zoom id out of AccountObjectId (or
+    any other column change) keeps the keys earlier runs wrote: dedupe keeps working."""
+    canonical = json.dumps(
+        {"stream": "users", "record": FULL_USER},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    _, row = map_row("asim", "users", FULL_USER)
+    assert row["ReportId"] == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --- cloudappevents ----------------------------------------------------------------------

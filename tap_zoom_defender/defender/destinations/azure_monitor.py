@@ -38,7 +38,6 @@ MAX_CALL_BYTES = 1_000_000
 API_VERSION = "2023-01-01"
 DEFAULT_SCOPE = "https://monitor.azure.com//.default"
 
-_log = logging.getLogger(__name__)
 # azure-core logs every request/response header at INFO; keep the target's log readable.
 logging.getLogger("azure").setLevel(logging.WARNING)
 # azure-identity also warns about a refused credential; our one error line already says it.
@@ -165,16 +164,29 @@ class AzureMonitorDestination:
                 continue
             reason, temporary = self.describe(failures[0].error, stream=stream, rows=call)
             undelivered = [row for rest in calls[index:] for row in rest]
-            path = self.dead_letter(table, stream, undelivered, reason)
+            path, problem = self.dead_letter(table, stream, undelivered, reason)
+            if problem is None:
+                kept = f"{len(undelivered)} undelivered rows written to {path}"
+            else:
+                kept = (
+                    f"{len(undelivered)} undelivered rows were NOT saved anywhere (writing the "
+                    f"dead-letter file {path} failed: {problem}; fix output_dir)"
+                )
             raise DeliveryError(
                 f"Azure Monitor did not accept {len(call)} rows for {table} "
-                f"(stream {stream}): {reason} -- {len(undelivered)} undelivered rows written "
-                f"to {path}; STATE withheld, so a re-run sends them again",
+                f"(stream {stream}): {reason} -- {kept}; STATE withheld, so a re-run sends "
+                "them again",
                 temporary=temporary,
             )
 
-    def dead_letter(self, table: str, stream: str, rows: list[dict[str, Any]], reason: str) -> Path:
-        """Append undeliverable rows (with why) to ``dead_letter_dir/<table>.jsonl``, fsynced."""
+    def dead_letter(
+        self, table: str, stream: str, rows: list[dict[str, Any]], reason: str
+    ) -> tuple[Path, str | None]:
+        """Append undeliverable rows (with why) to ``dead_letter_dir/<table>.jsonl``, fsynced.
+
+        Returns the path and, when the file could not be written, why not: the caller's error
+        must then not claim the rows were kept (only the withheld STATE protects them).
+        """
         path = self.dead_letter_dir / f"{table}.jsonl"
         at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         entries = (
@@ -184,8 +196,8 @@ class AzureMonitorDestination:
         try:
             self._appender.append(path, encode_lines(entries))
         except OSError as exc:
-            _log.error("Could not write dead-letter file %s: %s", path, exc.strerror or exc)
-        return path
+            return path, str(exc.strerror or exc)
+        return path, None
 
     def describe(self, error: Exception, *, stream: str, rows: list[dict]) -> tuple[str, bool]:
         """One actionable sentence for an upload failure, and whether a re-run may just work."""

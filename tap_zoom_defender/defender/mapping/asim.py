@@ -9,6 +9,14 @@ Deliberate choices (each is what Sentinel's own Zoom parser gets wrong):
 operations), never the sign-in type; all times are the event's own time, not ingestion time;
 ``EventOriginalUid`` is the tap's stable ``event_id``, the key downstream dedupe should use.
 
+Sign-ins: ``EventType`` may only be ``Logon``/``Logoff``/``Elevate``; a Zoom ``type`` other than
+"Sign in"/"Sign out" (none is documented) stops the run with one error instead of inventing a
+value. ``EventProductVersion`` is the version of the *reporting* product (Zoom's service, which
+Zoom does not report), so the user's client goes where ASIM puts the application the user acted
+through: ``ActingAppName``/``ActingAppType`` (from ``client_type``), ``SrcDvcOs``/
+``SrcDeviceType`` for the device, and ``AdditionalFields.ClientVersion`` for its version (the
+ASimAuthenticationEventLogs table has no column for a client application's version).
+
 Logs Ingestion only accepts data on streams a DCR declares, and declared streams are named
 ``Custom-...``: rows for the ASim tables go to ``Custom-ZoomASim...`` input streams whose DCR data
 flow has ``outputStream: Microsoft-ASim...`` (see ``azure_setup.py``).
@@ -19,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tap_zoom_defender.defender.errors import InputError
 from tap_zoom_defender.defender.mapping import identity
 from tap_zoom_defender.defender.mapping.table import (
     DATETIME,
@@ -43,6 +52,8 @@ from tap_zoom_defender.defender.mapping.zoom import (
     SIGN_IN_TYPE,
     VENDOR,
     audited_object,
+    client_app_name,
+    client_app_type,
     client_lookup,
     object_type,
     operation,
@@ -75,6 +86,23 @@ def _common(event_type: Column, schema: str, version: str) -> tuple[Column, ...]
     )
 
 
+_SIGN_IN_TYPES = {k.casefold(): v for k, v in SIGN_IN_TYPE.items()}
+
+
+def _sign_in_event_type(record: Mapping[str, Any], ctx: MappingContext) -> str:
+    """Logon/Logoff from Zoom's ``type``; anything else is input this schema cannot hold."""
+    value = record.get("type")
+    event_type = _SIGN_IN_TYPES.get(value.strip().casefold()) if isinstance(value, str) else None
+    if event_type is None:
+        known = ", ".join(f"'{k}' -> {v}" for k, v in SIGN_IN_TYPE.items())
+        raise InputError(
+            f"stream '{ctx.stream}': field 'type' is {str(value)[:60]!r}, not a Zoom sign-in "
+            f"type the ASIM Authentication schema can record ({known}); fix the upstream tap "
+            "or its stream maps, or set schema_profile=cloudappevents, which keeps any type"
+        )
+    return event_type
+
+
 def _sign_in_extras(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     return {
         "ClientType": record.get("client_type"),
@@ -98,19 +126,20 @@ ACTIVITIES = Table(
     custom=False,
     columns=(
         *_common(
-            Column("EventType", STRING, lookup(SIGN_IN_TYPE, "type", "Other")),
+            Column("EventType", STRING, _sign_in_event_type),
             "Authentication",
             "0.1.4",
         ),
         Column("EventOriginalType", STRING, fld("type")),
-        Column("EventProductVersion", STRING, fld("version")),
         Column("TargetUsername", STRING, fld("email")),
         Column("TargetUsernameType", STRING, _if_present("email", "UPN")),
         Column("TargetAppName", STRING, const(PRODUCT)),
         Column("TargetAppType", STRING, const("SaaS application")),
         Column("SrcIpAddr", STRING, fld("ip_address")),
         Column("SrcDvcOs", STRING, client_lookup(CLIENT_OS)),
-        Column("SrcDvcType", STRING, client_lookup(CLIENT_DEVICE_ASIM)),
+        Column("SrcDeviceType", STRING, client_lookup(CLIENT_DEVICE_ASIM)),
+        Column("ActingAppName", STRING, client_app_name),
+        Column("ActingAppType", STRING, client_app_type),
         Column("AdditionalFields", DYNAMIC, _sign_in_extras),
     ),
 )

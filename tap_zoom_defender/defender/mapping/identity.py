@@ -4,7 +4,8 @@ Used by every profile. Zoom has no "updated since" filter, so each run is a full
 rows of one run share the run's start time as ``TimeGenerated``/``Timestamp`` (as IdentityInfo
 snapshots do), and ``ReportId`` is a hash of the user's content, so an unchanged user re-sent by a
 re-run carries the same key. IdentityInfo's ``Type`` and ``TenantId`` are left out: both names
-are reserved in custom tables.
+are reserved in custom tables. ``AccountObjectId`` is left out too: in IdentityInfo it is the
+Entra ID object id, which Zoom does not know; the Zoom user id is ``AdditionalFields.ZoomUserId``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def _created(record: Mapping[str, Any], _ctx: MappingContext) -> Any:
 def _additional(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     user_type = record.get("type")
     return {
+        "ZoomUserId": record.get("id"),
         "ZoomRoleId": record.get("role_id"),
         "ZoomRoleName": record.get("role_name"),
         "ZoomUserType": user_type,
@@ -88,7 +90,6 @@ USERS = Table(
         Column("TimeGenerated", DATETIME, _snapshot),
         Column("Timestamp", DATETIME, _snapshot),
         Column("ReportId", STRING, _report_id),
-        Column("AccountObjectId", STRING, required("id")),
         Column("AccountUpn", STRING, required("email")),
         Column("EmailAddress", STRING, fld("email")),
         Column("AccountName", STRING, lambda r, _c: email_local(r.get("email"))),

@@ -19,8 +19,9 @@ AUDIT_SOURCE = {
     "operation_logs": "tap-zoom-defender: Zoom API GET /report/operationlogs",
 }
 
-# Zoom's activity `type` -> ASIM Authentication EventType. Anything else is kept verbatim in
-# EventOriginalType and mapped to "Other" (Zoom documents only these two values).
+# Zoom's activity `type` -> ASIM Authentication EventType. Zoom documents only these two values
+# and the schema allows only Logon | Logoff | Elevate, so any other type is bad input (one clear
+# error, see asim.py) rather than a row with an EventType the schema does not allow.
 SIGN_IN_TYPE = {"Sign in": "Logon", "Sign out": "Logoff"}
 
 # Zoom's operation-log `action` -> ASIM Audit EventType (Add->Create, Update->Set,
@@ -47,6 +48,11 @@ CLIENT_DEVICE_ASIM = {
     "iPad": "Mobile Device",
     "Android": "Mobile Device",
 }
+# Zoom's `client_type` -> ASIM AppType of the acting application (the Zoom client the user
+# signed in with): the native clients are processes on the device; "Browser" is Zoom's web
+# client, which no other AppType value (Process/Service/Resource/URL/SaaS application/CSP)
+# describes, so it (and any type Zoom adds later) is "Other".
+CLIENT_APP_TYPE = {name: "Process" for name in CLIENT_OS}
 CLIENT_DEVICE_CLOUDAPP = {
     "Windows": "Desktop",
     "Mac": "Desktop",
@@ -116,6 +122,23 @@ def client_lookup(table: Mapping[str, str]) -> Any:
         return folded.get(value.strip().casefold()) if isinstance(value, str) else None
 
     return read
+
+
+def client_app_name(record: Mapping[str, Any], _ctx: MappingContext) -> str | None:
+    """Name the Zoom client used, from ``client_type``: ``"Zoom Windows client"``."""
+    value = record.get("client_type")
+    if isinstance(value, str) and value.strip():
+        return f"{PRODUCT} {value.strip()} client"
+    return None
+
+
+def client_app_type(record: Mapping[str, Any], _ctx: MappingContext) -> str | None:
+    """ASIM AppType of that client (only when Zoom named one)."""
+    value = record.get("client_type")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    folded = {k.casefold(): v for k, v in CLIENT_APP_TYPE.items()}
+    return folded.get(value.strip().casefold(), "Other")
 
 
 def email_domain(value: Any) -> str | None:
