@@ -125,7 +125,13 @@ class MalformedResponseError(ZoomTapError):
     exit_code = EXIT_DATA
 
 
-class StateError(ZoomTapError):
+class InputFileError(ZoomTapError):
+    """A --state or --catalog file the tap cannot use."""
+
+    exit_code = EXIT_DATA
+
+
+class StateError(InputFileError):
     """The state passed with --state cannot be used."""
 
     exit_code = EXIT_DATA

@@ -41,12 +41,13 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_zoom_defender import governor as governor_module
-from tap_zoom_defender import zoom_limits
+from tap_zoom_defender import prefetch, progress, zoom_limits
 from tap_zoom_defender.auth import TokenStore, ZoomAuthenticator
 from tap_zoom_defender.config_files import ConfigFileErrors
 from tap_zoom_defender.errors import (
     AuthError,
     ConfigError,
+    InputFileError,
     QuotaStop,
     RedactingFilter,
     StateError,
@@ -62,7 +63,7 @@ DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_LATE_ARRIVAL_HOURS = 6.0
 MAX_LATE_ARRIVAL_HOURS = 7 * 24.0
-DEFAULT_WINDOW_DAYS = 7
+DEFAULT_WINDOW_DAYS = 1
 
 CONFIG_PROPERTIES = [
     th.Property(
@@ -174,13 +175,16 @@ CONFIG_PROPERTIES = [
         th.IntegerType,
         default=DEFAULT_WINDOW_DAYS,
         description=(
-            "Days of report data per request window (1 to "
-            f"{MAX_WINDOW_DAYS}). The bookmark advances per completed window, so smaller "
-            "windows resume more precisely after an interruption; larger ones spend fewer Heavy "
-            "requests (each window re-reads one padding day on each side)."
+            "Days of report data per window (1 to "
+            f"{MAX_WINDOW_DAYS}): one listing each, fetched concurrently (max_workers). The "
+            "bookmark advances per completed window, so smaller windows resume more precisely "
+            "and page in parallel; larger ones cost fewer requests on sparse accounts. Every "
+            "day is requested once (only the sync range's outer edges are padded)."
         ),
     ),
     *governor_module.config_properties(),
+    *prefetch.config_properties(),
+    *progress.config_properties(),
 ]
 
 
@@ -381,6 +385,8 @@ def check_settings(config: Mapping[str, Any], now: datetime | None = None) -> li
         *_check_url(config, "oauth_url"),
         *_check_limits(config),
         *_check_dates(config, now),
+        *prefetch.check_config(config),
+        *progress.check_config(config),
     ]
 
 
@@ -552,10 +558,19 @@ class TapZoom(ConfigFileErrors, Tap):
                 raise StateError(
                     f"--state {state.name}: not valid JSON; fix it or drop it"
                 ) from None
+        catalog_dict = None
+        if catalog is not None:
+            try:
+                catalog_dict = load_json(catalog.read())
+            except ValueError:
+                raise InputFileError(
+                    f"--catalog {catalog.name}: not valid JSON; fix it, or regenerate it with "
+                    "--discover"
+                ) from None
         tap = cls(
             config=config.config,
             state=state_dict,
-            catalog=None if catalog is None else load_json(catalog.read()),
+            catalog=catalog_dict,
             parse_env_config=config.parse_env,
             validate_config=True,
         )

@@ -34,3 +34,24 @@ def test_unreadable_config_file_is_one_line_and_exit_2(tmp_path, command, conten
     assert "--config" in errors[0]
     assert expected in errors[0]
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["--state", "--catalog"])
+def test_tap_rejects_a_non_json_state_or_catalog_in_one_line(tmp_path, option):
+    config = tmp_path / "config.json"
+    config.write_text('{"account_id": "a", "client_id": "b", "client_secret": "c"}')
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"streams": [')
+    done = subprocess.run(
+        [str(BIN / "tap-zoom-defender"), "--config", str(config), option, str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 65
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1
+    assert f"{option} {broken}: not valid JSON" in errors[0]
+    assert done.stdout == ""
