@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
@@ -77,6 +79,40 @@ class _MalformedBodyError(RetriableAPIError):
     """A 2xx body that is not JSON: retried like a 5xx (proxies and cut connections do this)."""
 
 
+def response_body(response: requests.Response) -> Any:
+    """Return the response's JSON, parsed once.
+
+    Validation, the paginator and the record parser all need the body; ``Response.json()``
+    parses it again on every call, which tripled the CPU spent on JSON for a 300-record page.
+    """
+    cached = response.__dict__.get("_zoom_body", _MISSING)
+    if cached is _MISSING:
+        cached = response.json()
+        response.__dict__["_zoom_body"] = cached
+    return cached
+
+
+_MISSING = object()
+
+
+class ZoomPaginator(BaseAPIPaginator[str | None]):
+    """Zoom's cursor: ``next_page_token`` from the (already parsed) body; empty means done."""
+
+    def __init__(self) -> None:
+        """Start without a token (the first page)."""
+        super().__init__(None)
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the next page token, or None after the last page.
+
+        A short or even empty page with a token is not the end: Zoom's Heavy reports send those.
+        """
+        body = response_body(response)
+        token = body.get("next_page_token") if isinstance(body, dict) else None
+        return token or None
+
+
 class _HideExpectedErrors(logging.Filter):
     """Drop generic error lines that only announce an error we report ourselves.
 
@@ -108,6 +144,27 @@ class ZoomStream(RESTStream):
         """Set up the stream and hide the SDK's duplicate error line for our errors."""
         super().__init__(*args, **kwargs)
         self.logger.addFilter(_HideExpectedErrors())
+        self._sessions = threading.local()
+
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        """Return this thread's session (``requests.Session`` is not thread-safe).
+
+        Concurrent listings (see :mod:`tap_zoom_defender.prefetch`) page on their own threads.
+        """
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._sessions.session = session
+        return session
+
+    def close_thread_session(self) -> None:
+        """Close this thread's session (a worker calls it before it ends)."""
+        session = getattr(self._sessions, "session", None)
+        if session is not None:
+            session.close()
+            self._sessions.session = None
 
     # --------------------------------------------------------------------- shared objects
 
@@ -142,6 +199,34 @@ class ZoomStream(RESTStream):
     # -------------------------------------------------------------------------- requests
 
     @override
+    def get_new_paginator(self) -> ZoomPaginator:
+        """Zoom's ``next_page_token`` cursor, read from the body parsed once."""
+        return ZoomPaginator()
+
+    def iter_pages(self, params: dict[str, Any]) -> Iterator[list[dict]]:
+        """Yield the records of one listing page by page (the unit the prefetcher hands on).
+
+        The SDK's ``request_records`` loop, minus its per-record generator layering: the same
+        governed, retrying request, the same paginator and request counter.
+        """
+        paginator = self.get_new_paginator()
+        decorated_request = self.request_decorator(self._request)
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(params)
+            while not paginator.finished:
+                prepared = self._prepare_request(context=params, page=paginator)
+                response = decorated_request(prepared, params)
+                request_counter.increment()
+                yield self.parse_page(response)
+                paginator.advance(response)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        """Every record of one listing (``context`` holds the query), one page at a time."""
+        for page in self.iter_pages(dict(context or {})):
+            yield from page
+
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Zoom paging: ``page_size`` always, ``next_page_token`` after the first page.
 
@@ -166,7 +251,7 @@ class ZoomStream(RESTStream):
         if status >= HTTPStatus.BAD_REQUEST:
             self._raise_client_error(response)
         try:
-            response.json()
+            response_body(response)
         except ValueError:
             raise _MalformedBodyError("body is not JSON", response) from None
 
@@ -263,7 +348,11 @@ class ZoomStream(RESTStream):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the records of one page; a wrong shape is a clear error, not a KeyError."""
-        body = response.json()
+        yield from self.parse_page(response)
+
+    def parse_page(self, response: requests.Response) -> list[dict]:
+        """Return the records of one page; a wrong shape is a clear error, not a KeyError."""
+        body = response_body(response)
         records = body.get(self.records_field) if isinstance(body, dict) else None
         if records is None and isinstance(body, dict):
             records = []  # Zoom omits the list on empty pages
@@ -272,7 +361,7 @@ class ZoomStream(RESTStream):
                 f"Zoom answered GET {self.path} without a list of records in "
                 f"'{self.records_field}': check api_url"
             )
-        yield from records
+        return records
 
     # ---------------------------------------------------------------------------- retries
 
@@ -310,4 +399,4 @@ def zoom_error(response: requests.Response) -> tuple[int | None, str]:
     return None, (text[:200] or response.reason or "no message")
 
 
-__all__ = ["PageTokenExpiredError", "ZoomStream", "zoom_error"]
+__all__ = ["PageTokenExpiredError", "ZoomPaginator", "ZoomStream", "response_body", "zoom_error"]

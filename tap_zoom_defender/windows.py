@@ -2,12 +2,17 @@
 
 Zoom's report endpoints take whole days (``from``/``to``), at most a month per request, serve the
 newest records first and give records no id. So a sync is planned as a list of
-:class:`Window` s, oldest first, each an independent unit of fetching:
+:class:`Window` s, oldest first:
 
-* a window's *core* is a half-open time range ``[start, end)`` cut at UTC midnights; only
-  records whose ``time`` falls in the core are kept, so neighbouring windows never share one;
-* its *request* asks for the core's days padded by one day on each side (Zoom may cut days in
-  the account's time zone), clamped to the retention floor and to tomorrow.
+* a window's *core* is a half-open time range ``[start, end)`` cut at UTC midnights; a record
+  belongs to the window whose core holds its ``time``, so every record has exactly one window;
+* its *request* asks for the core's days, and only the outer edges of the sync range are padded
+  (one day before the first window, one day after the last, clamped to the retention floor and
+  to tomorrow): every day is requested ONCE. Zoom may cut days in the account's time zone, so a
+  request can return records of the neighbouring window's core; those are not dropped but handed
+  to their own window (:class:`WindowLocator`). Window ``k`` is therefore complete only once the
+  requests of windows ``k - 1``, ``k`` and ``k + 1`` are (any time-zone offset under 24 hours),
+  which is how :mod:`tap_zoom_defender.streams` emits them.
 
 :class:`IncrementalState` is the stream's state entry, managed explicitly instead of by the SDK:
 
@@ -19,7 +24,7 @@ newest records first and give records no id. So a sync is planned as a list of
   late arrivals) and skips ids in ``seen`` (so nothing is emitted twice). Older ids are pruned,
   which bounds the state by the number of events in the late-arrival window.
 
-``event_id`` is a hash of the record's documented fields; identical records in a window get an
+``event_id`` is a hash of the record's documented fields; identical records in a listing get an
 occurrence index (0, 1, ...) so two truly identical sign-ins are not collapsed into one.
 """
 
@@ -27,8 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -38,7 +45,9 @@ from tap_zoom_defender.errors import MalformedResponseError, StateError
 
 ONE_DAY = timedelta(days=1)
 MAX_WINDOW_DAYS = zoom_limits.REPORT_MAX_RANGE_DAYS - 3
-"""Core days per window such that the padded request (+1 day each side, inclusive) fits."""
+"""Core days per window such that a padded request (a lone window: +1 day each side) fits."""
+
+_ZOOM_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 EVENT_ID_HEX_CHARS = 32  # 128 bits: collisions are not a practical concern
 
@@ -70,13 +79,28 @@ def format_time(moment: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+def time_key(value: object, *, what: str) -> str:
+    """Return a string that sorts like the instant ``value`` names (hot path: no datetime).
+
+    Zoom's own format (``2026-01-02T03:04:05Z``) is rewritten with microseconds; anything else
+    is parsed (and rejected if it is not a time) and rendered the same way.
+    """
+    if isinstance(value, str) and _ZOOM_TIME.fullmatch(value):
+        return value[:19] + ".000000Z"
+    return _key(parse_time(value, what=what))
+
+
+def _key(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
 class Window:
-    """One unit of fetching: records with ``start <= time < end``, from padded whole days."""
+    """Records with ``start <= time < end``; its request asks for days ``from_date..to_date``."""
 
     start: datetime
     end: datetime
@@ -96,7 +120,11 @@ class Window:
 def plan_windows(
     start: datetime, end: datetime, *, window_days: int, now: datetime | None = None
 ) -> list[Window]:
-    """Cut ``[start, end)`` into windows of at most ``window_days`` UTC days, oldest first."""
+    """Cut ``[start, end)`` into windows of at most ``window_days`` UTC days, oldest first.
+
+    Each window requests its own days; only the first is padded a day before and only the last
+    a day after, so no day is requested twice.
+    """
     if not 1 <= window_days <= MAX_WINDOW_DAYS:
         raise ValueError(f"window_days must be between 1 and {MAX_WINDOW_DAYS}")
     now = now or utc_now()
@@ -107,12 +135,68 @@ def plan_windows(
     while cursor < end:
         boundary = _midnight(cursor) + timedelta(days=window_days)
         core_end = min(boundary, end)
-        last_day = (core_end - timedelta(microseconds=1)).date()
-        from_date = max(cursor.date() - ONE_DAY, floor)
-        to_date = min(last_day + ONE_DAY, ceiling)
-        windows.append(Window(cursor, core_end, from_date, max(to_date, from_date)))
+        from_date = cursor.date() - (ONE_DAY if not windows else timedelta(0))
+        to_date = (core_end - timedelta(microseconds=1)).date()
+        if core_end >= end:
+            to_date += ONE_DAY
+        from_date = max(from_date, floor)
+        to_date = max(min(to_date, ceiling), from_date)
+        windows.append(Window(cursor, core_end, from_date, to_date))
         cursor = core_end
     return windows
+
+
+class WindowLocator:
+    """Which window's core holds a record's time (``None``: outside the sync range)."""
+
+    def __init__(self, windows: list[Window]) -> None:
+        """Index the window boundaries (windows must be contiguous, oldest first)."""
+        self._bounds = [_key(w.start) for w in windows]
+        if windows:
+            self._bounds.append(_key(windows[-1].end))
+        self.count = len(windows)
+
+    def position(self, value: object, *, what: str) -> tuple[int, str]:
+        """Return the index of the window whose core holds time ``value``, and its time key.
+
+        -1 means before the sync range, ``len(windows)`` at or after its end.
+        """
+        key = time_key(value, what=what)
+        return bisect_right(self._bounds, key) - 1, key
+
+
+class ReplayFilter:
+    """Skips what a listing already delivered when it restarts from its first page.
+
+    Zoom expires a page token after 15 minutes; the listing then starts over and serves the same
+    records newest first. Everything delivered so far is newer than the oldest delivered time,
+    or at that time and among the few ids remembered for it, so two values and a small set
+    recognise the replayed part without keeping an id per record.
+    """
+
+    def __init__(self) -> None:
+        """Nothing delivered yet."""
+        self._oldest: str | None = None
+        self._at_oldest: set[str] = set()
+        self._replaying = False
+
+    def restart(self) -> None:
+        """Skip what was delivered: the listing starts over from its first page."""
+        self._replaying = self._oldest is not None
+
+    def fresh(self, key: str, event_id: str) -> bool:
+        """Return True for a record to deliver (time ``key``), False for a replayed one."""
+        oldest = self._oldest
+        if self._replaying:
+            assert oldest is not None
+            if key > oldest or (key == oldest and event_id in self._at_oldest):
+                return False
+            self._replaying = False
+        if oldest is None or key < oldest:
+            self._oldest, self._at_oldest = key, {event_id}
+        elif key == oldest:
+            self._at_oldest.add(event_id)
+        return True
 
 
 def sync_range(
@@ -139,39 +223,52 @@ def sync_range(
     return max(start, floor), now
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+"""One encoder for every key: ``json.dumps`` with these options builds a new one per call."""
+
+
 def event_key(record: dict[str, Any], fields: Iterable[str], occurrence: int) -> str:
     """Stable content-derived id: hash of the record's documented fields + occurrence index.
 
     Only the documented fields take part, so a field Zoom adds later does not change the ids of
     records already delivered. Key order and JSON spacing are canonical.
     """
-    canonical = json.dumps(
-        {name: record.get(name) for name in fields},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
+    canonical = _CANONICAL.encode({name: record.get(name) for name in fields})
     digest = hashlib.sha256(f"{canonical}#{occurrence}".encode())
     return digest.hexdigest()[:EVENT_ID_HEX_CHARS]
 
 
 class OccurrenceKeyer:
-    """Assigns ``event_id`` within one window: identical records get occurrence 0, 1, 2, ..."""
+    """Assigns ``event_id`` within one listing: identical records get occurrence 0, 1, 2, ...
+
+    Identical records share their ``time`` and Zoom lists newest first, so copies of one event
+    sit on the same page or on neighbouring pages. Counts are therefore kept for the current and
+    the previous page only (:meth:`next_page`): memory stays at two pages however many records
+    a day holds, where a count per record grew with the day (90 MB for a 286,000-event day).
+    """
 
     def __init__(self, fields: Iterable[str]) -> None:
         """``fields`` are the documented record fields that define identity."""
         self._fields = tuple(fields)
         self._counts: Counter[str] = Counter()
+        self._previous: Counter[str] = Counter()
 
     def reset(self) -> None:
         """Forget counts (when a window's listing restarts from its first page)."""
         self._counts.clear()
+        self._previous.clear()
+
+    def next_page(self) -> None:
+        """Start counting a new page; counts older than the previous page are dropped."""
+        self._previous = self._counts
+        self._counts = Counter()
 
     def assign(self, record: dict[str, Any]) -> dict[str, Any]:
         """Set ``record["event_id"]`` and return the record."""
         base = event_key(record, self._fields, 0)
-        occurrence = self._counts[base]
+        occurrence = self._counts[base] + self._previous.get(base, 0)
         self._counts[base] += 1
         record["event_id"] = (
             base if occurrence == 0 else event_key(record, self._fields, occurrence)
@@ -183,19 +280,42 @@ class IncrementalState:
     """The stream's bookmark and bounded dedupe set, living inside the SDK's state dict.
 
     The dict is the SDK's own stream state entry, so every STATE message the SDK writes (also on
-    SIGTERM) carries exactly what has been emitted so far.
+    SIGTERM) carries exactly what has been emitted so far. Both id lists are a few long strings
+    of ``<event_id> <time>`` lines:
+
+    * ``seen``: emitted records at or after ``bookmark - late_arrival_hours``, the late-arrival
+      dedupe set the next run needs;
+    * ``emitting``: records already emitted from the window in progress (empty between
+      windows). When a sync stops on an error or the quota, :meth:`settle` moves them into
+      ``seen`` for the final STATE; after a SIGTERM (whose STATE the SDK writes as it is) the
+      next run reads them as ``seen``. Either way the next run emits none of them again.
+
+    Why strings: a large account has hundreds of thousands of records a day. As one dict entry
+    each (the earlier ``{event_id: time}`` layout, still read) they took ~200 bytes plus heap
+    fragmentation, the SDK deep-copied and re-encoded them for every STATE message, and they
+    were the whole part of the tap's memory that grew with events per day (2.4x RSS for a 10x
+    denser account). Lookups use a set of 64-bit id prefixes (collisions: ~1e-10 for a day).
     """
+
+    CHUNK = 512
+    """Entries joined into one string at a time."""
 
     def __init__(self, state: MutableMapping[str, Any], *, late_arrival: timedelta, name: str):
         """Adopt (and validate) the state entry of stream ``name``."""
         self._state = state
         self._late = late_arrival
         self._name = name
-        raw_seen = state.get("seen") or {}
-        if not isinstance(raw_seen, dict):
-            raise StateError(f"state for stream {name}: 'seen' must be an object; fix or drop it")
-        self._seen: dict[str, str] = raw_seen
+        entries = [
+            *self._read(state.get("seen"), "seen"),
+            *self._read(state.get("emitting"), "emitting"),
+        ]
+        self._seen: list[str] = []
+        self._ids: set[int] = set()
+        self._store(entries)
         state["seen"] = self._seen
+        self._emitting: list[str] = []
+        self._loose = 0  # entries at the end of ``_emitting`` not joined into a chunk yet
+        state["emitting"] = self._emitting
         state["replication_key"] = "time"
         self._bookmark: datetime | None = None
         value = state.get("replication_key_value")
@@ -211,24 +331,94 @@ class IncrementalState:
         return self._bookmark
 
     def is_seen(self, record: dict[str, Any]) -> bool:
-        """Return True if this record's ``event_id`` was emitted by this or an earlier sync."""
-        return record["event_id"] in self._seen
+        """Return True if this record's ``event_id`` was emitted by an earlier window or sync.
+
+        Repeats inside one listing (a restart after an expired page token) never reach here:
+        the listing skips what it already delivered.
+        """
+        return _id_key(record["event_id"]) in self._ids
 
     def mark_emitted(self, record: dict[str, Any]) -> None:
         """Remember an emitted record (call only after it was handed to the SDK)."""
-        self._seen[record["event_id"]] = record["time"]
+        self._emitting.append(f"{record['event_id']} {record['time']}\n")
+        self._loose += 1
+        if self._loose == self.CHUNK:
+            chunk = "".join(self._emitting[-self.CHUNK :])
+            del self._emitting[-self.CHUNK :]
+            self._emitting.append(chunk)
+            self._loose = 0
+
+    def settle(self) -> None:
+        """Move the ids of the unfinished window into ``seen`` (before the last checkpoint)."""
+        self._rebuild(None)
 
     def complete(self, window: Window) -> None:
         """Advance the bookmark past ``window`` (it and all before it are emitted); prune."""
-        if self._bookmark is not None and window.end <= self._bookmark:
-            return
-        self._bookmark = window.end
-        self._state["replication_key_value"] = format_time(window.end)
-        cutoff = window.end - self._late
-        stale = [
-            key
-            for key, value in self._seen.items()
-            if parse_time(value, what=f"state for stream {self._name}") < cutoff
+        if self._bookmark is None or window.end > self._bookmark:
+            self._bookmark = window.end
+            self._state["replication_key_value"] = format_time(window.end)
+        self._rebuild(_key(self._bookmark - self._late))
+
+    def _rebuild(self, cutoff: str | None) -> None:
+        """Fold ``emitting`` into ``seen``, keeping entries at or after ``cutoff`` (time key).
+
+        Streams line by line: only the kept entries are ever held, never one object per id.
+        """
+        what = f"state for stream {self._name}"
+        chunks: list[str] = []
+        lines: list[str] = []
+        ids: set[int] = set()
+        for event_id, moment in _entries([*self._seen, *self._emitting], self._name):
+            if cutoff is not None and time_key(moment, what=what) < cutoff:
+                continue
+            lines.append(f"{event_id} {moment}\n")
+            ids.add(_id_key(event_id))
+            if len(lines) == self.CHUNK:
+                chunks.append("".join(lines))
+                lines.clear()
+        if lines:
+            chunks.append("".join(lines))
+        self._seen[:] = chunks
+        self._ids = ids
+        self._emitting.clear()
+        self._loose = 0
+
+    def _store(self, entries: list[tuple[str, str]]) -> None:
+        """Make ``entries`` the ``seen`` list (in place: the state dict holds it) and id set."""
+        lines = [f"{event_id} {moment}\n" for event_id, moment in entries]
+        self._seen[:] = [
+            "".join(lines[i : i + self.CHUNK]) for i in range(0, len(lines), self.CHUNK)
         ]
-        for key in stale:
-            del self._seen[key]
+        self._ids = {_id_key(event_id) for event_id, _ in entries}
+
+    def _read(self, raw: object, key: str) -> list[tuple[str, str]]:
+        """Entries of a ``seen``/``emitting`` value: chunk strings, or the old id -> time dict."""
+        if not raw:
+            return []
+        if isinstance(raw, dict):
+            if not all(isinstance(v, str) for v in raw.values()):
+                raise StateError(f"state for stream {self._name}: bad '{key}'; fix or drop it")
+            return list(raw.items())
+        if isinstance(raw, list) and all(isinstance(chunk, str) for chunk in raw):
+            return list(_entries(raw, self._name))
+        raise StateError(
+            f"state for stream {self._name}: '{key}' must be a list of strings; fix or drop it"
+        )
+
+
+def _id_key(event_id: str) -> int:
+    """Return the 64-bit lookup key of an event_id (its first 16 hex digits)."""
+    try:
+        return int(event_id[:16], 16)
+    except ValueError:
+        return hash(event_id)
+
+
+def _entries(chunks: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(event_id, time)`` from ``seen``/``emitting`` strings."""
+    for chunk in chunks:
+        for line in chunk.splitlines():
+            event_id, _, moment = line.partition(" ")
+            if not event_id or not moment:
+                raise StateError(f"state for stream {name}: bad id list entry; fix or drop it")
+            yield event_id, moment

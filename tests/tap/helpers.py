@@ -231,3 +231,17 @@ class StubZoom:
             "oauth_url": f"{self.base_url}/oauth/token",
             **overrides,
         }
+
+
+def seen_ids(stream_state: dict) -> dict[str, str]:
+    """``event_id -> time`` of a stream's dedupe state (``seen`` and ``emitting`` id lists).
+
+    Each list holds strings of ``<event_id> <time>`` lines (see ``windows.IncrementalState``).
+    """
+    ids: dict[str, str] = {}
+    for key in ("seen", "emitting"):
+        for chunk in stream_state.get(key) or []:
+            for line in chunk.splitlines():
+                event_id, _, moment = line.partition(" ")
+                ids[event_id] = moment
+    return ids

@@ -25,7 +25,10 @@ def test_token_refreshed_before_expiry_and_after_revocation(tmp_path, sandbox_fa
     # 3-second tokens: the ~4 s sync outlives them; after the 3rd API call every token is revoked.
     sb = sandbox_factory(users=10, days=2, token_ttl=3)
     sb.set_faults(revoke_after=3)
-    run = run_tap(tmp_path, sb.tap_config(window_days=1, lookback_days=3, page_size=30))
+    # One request at a time, so exactly one request meets the revoked token (concurrent
+    # listings each meet it once: tests/concurrency covers that case).
+    config = sb.tap_config(window_days=1, lookback_days=3, page_size=5, max_workers=1)
+    run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert _complete(run, sb, "activities", ACTIVITY_FIELDS)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from .helpers import ACTIVITY_FIELDS, OPERATION_FIELDS, run_tap, run_tap_watching, zoom_fields
+from .helpers import (
+    ACTIVITY_FIELDS,
+    OPERATION_FIELDS,
+    run_tap,
+    run_tap_watching,
+    seen_ids,
+    zoom_fields,
+)
 
 FIELDS = {"activities": ACTIVITY_FIELDS, "operation_logs": OPERATION_FIELDS}
 
@@ -64,8 +71,15 @@ def test_quota_stop_saves_state_and_the_next_run_resumes(tmp_path, sandbox_facto
 def test_error_mid_window_resumes_without_duplicates(tmp_path, sandbox_factory):
     sb = sandbox_factory(users=5, days=3)
     # Day windows, 10 records per page: each window takes several requests. Zoom breaks once the
-    # first window is complete and 3 records of the second one are out.
-    settings = {"window_days": 1, "lookback_days": 4, "page_size": 10, "rate_limit_share": 1}
+    # first window is complete and 3 records of the second one are out. One request at a time,
+    # so the fault meets requests still to come (tests/concurrency covers concurrent fetching).
+    settings = {
+        "window_days": 1,
+        "lookback_days": 4,
+        "page_size": 10,
+        "rate_limit_share": 1,
+        "max_workers": 1,
+    }
     progress = {"window_done": False, "after": 0}
 
     def saboteur(message: dict) -> None:
@@ -86,7 +100,7 @@ def test_error_mid_window_resumes_without_duplicates(tmp_path, sandbox_factory):
     state = run1.state["bookmarks"]["activities"]
     b1 = _bookmark(run1.state, "activities")
     beyond = [r for r in partial if _when(r["time"]) >= b1]
-    assert len(beyond) >= 3 and all(r["event_id"] in state["seen"] for r in beyond)
+    assert len(beyond) >= 3 and all(r["event_id"] in seen_ids(state) for r in beyond)
 
     sb.clear_faults()
     run2 = run_tap(tmp_path, sb.tap_config(**settings), state=run1.state)
@@ -131,6 +145,6 @@ def test_incremental_runs_pick_up_late_arrivals_without_duplicates(tmp_path, san
     for stream in FIELDS:
         end = _bookmark(run3.state, stream)
         _assert_union_is_truth([run1, run2, run3], sb, stream, b1 - timedelta(days=4), end)
-        seen = run3.state["bookmarks"][stream]["seen"]
+        seen = seen_ids(run3.state["bookmarks"][stream])
         cutoff = end - timedelta(hours=1)
         assert all(_when(t) >= cutoff for t in seen.values()), "dedupe state must stay bounded"
