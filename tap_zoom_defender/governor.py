@@ -279,6 +279,26 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL once, retrying while another process holds it.
+
+    Changing the journal mode needs the file to itself and SQLite may answer "database is
+    locked" at once instead of waiting for the busy timeout, which made a second pipeline that
+    opened the same fresh file at the same moment fail. Once the file is in WAL mode (it stays
+    so), nothing is switched any more.
+    """
+    deadline = time.monotonic() + _SQLITE_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class _QuotaStore:
     """Today's Heavy request count and Zoom daily-limit lockouts, in SQLite.
 
@@ -294,7 +314,7 @@ class _QuotaStore:
             self._conn = sqlite3.connect(
                 str(path), timeout=_SQLITE_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS daily_usage ("
