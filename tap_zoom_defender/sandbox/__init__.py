@@ -1,4 +1,4 @@
-"""A local emulator of the parts of Zoom's REST API this project uses (see docs/sandbox.md).
+"""A local emulator of the parts of Zoom's REST API this project uses (README: the sandbox).
 
 It imports nothing from the tap except the shared facts in ``zoom_limits``, so it stays an
 independent check of the tap's behaviour.
