@@ -193,7 +193,9 @@ class UsersStream(_ListingStream):
 
     def fetch_status(self, status: str) -> Iterator[Segment]:
         """Every user of one status, page by page (runs on a worker thread)."""
-        for page in self.listing({"status": status}):
+        # custom_attributes only come when asked for. host_key is deliberately not requested:
+        # it lets its holder claim host in the user's meetings, and a SIEM does not need it.
+        for page in self.listing({"status": status, "include_fields": "custom_attributes"}):
             for record in page:
                 record.setdefault("status", status)
             yield 0, page
@@ -215,6 +217,27 @@ class ReportStream(_ListingStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: Documented record fields (everything in the schema but event_id): the identity of a record.
     identity_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Create the stream; it remembers which unknown Zoom fields it already reported."""
+        super().__init__(*args, **kwargs)
+        self._unknown_fields_seen: set[str] = set()
+
+    def _warn_unknown_fields(self, names: set[str]) -> None:
+        """Say once per field name that Zoom sent a field the schema does not carry.
+
+        The field is dropped (it is not part of the documented record, so ``event_id`` stays
+        stable), but silently losing data Zoom started to send would hide it from the SOC.
+        """
+        new = names - self._unknown_fields_seen
+        if new:
+            self._unknown_fields_seen.update(new)
+            self.logger.warning(
+                "Zoom sent field(s) %s in %s that the tap's schema does not know; they are "
+                "dropped. Upgrade tap-zoom-defender or report it so the schema can carry them",
+                ", ".join(sorted(new)),
+                self.name,
+            )
 
     @property
     def late_arrival(self) -> timedelta:
@@ -266,6 +289,7 @@ class ReportStream(_ListingStream):
                     index, key = position(record.get("time"), what=what)
                     if 0 <= index < beyond:
                         if not allowed.issuperset(record):  # a field Zoom added: not ours
+                            self._warn_unknown_fields(record.keys() - allowed)
                             record = {k: v for k, v in record.items() if k in allowed}
                         keyer.assign(record)
                         if replay.fresh(key, record["event_id"]):

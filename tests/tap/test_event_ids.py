@@ -40,3 +40,29 @@ def test_identical_events_are_kept_and_ids_are_stable(tmp_path):
     assert incremental.records("activities") == []  # already emitted: nothing twice
     [third] = late.records("activities")
     assert third["event_id"] not in ids and third["type"] == "Sign in"
+
+
+def test_a_field_zoom_adds_is_reported_once_and_keeps_ids_stable(tmp_path):
+    plain = [dict(SIGN_IN), dict(SIGN_OUT)]
+    extended = [{**r, "device_id": "dev-1", "location": "Oslo"} for r in plain]
+
+    def serve(records):
+        def activities(query):
+            return 200, {"next_page_token": "", "activity_logs": [dict(r) for r in records]}, []
+
+        return activities
+
+    with StubZoom({"/v2/report/activities": serve(plain)}, "tok-fields-1") as zoom:
+        before = run_tap(tmp_path, zoom.tap_config(window_days=28))
+    with StubZoom({"/v2/report/activities": serve(extended)}, "tok-fields-2") as zoom:
+        after = run_tap(tmp_path, zoom.tap_config(window_days=28))
+
+    assert before.returncode == 0 and after.returncode == 0, after.stderr[-3000:]
+    warnings = [
+        line for line in after.stderr.splitlines() if "the tap's schema does not know" in line
+    ]
+    assert len(warnings) == 1, warnings
+    assert "device_id, location" in warnings[0] and "activities" in warnings[0]
+    assert not [line for line in before.stderr.splitlines() if "does not know" in line]
+    ids = sorted(r["event_id"] for r in before.records("activities"))
+    assert ids == sorted(r["event_id"] for r in after.records("activities"))

@@ -16,6 +16,9 @@ def test_users_snapshot_holds_every_status_zoom_has(sandbox_factory, tmp_path):
     emitted = {user["id"]: user["status"] for user in run.records("users")}
     assert emitted == truth
     assert len(run.records("users")) == len(truth), "no user emitted twice"
+    # custom_attributes are asked for (include_fields); the meeting host key never is.
+    assert any(user.get("custom_attributes") for user in run.records("users"))
+    assert all(user.get("host_key") is None for user in run.records("users"))
 
 
 def test_one_access_token_serves_every_stream_and_worker(sandbox_factory, tmp_path):
