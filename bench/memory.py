@@ -27,15 +27,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import UNLIMITED, run_tap, sandbox
 
-# The denser account's week does not fit the sandbox's default 300,000-record day cache.
-SERVER = [sys.executable, str(Path(__file__).parent / "sandbox_server.py")]
-
 
 def backfill(label: str, users: int, days: int, tmp: Path) -> tuple[int, int]:
     args = ["--no-rate-limits", "--users", str(users), "--days", str(days + 1), "--seed", "7",
             "--events-per-user-day", "19", "--late-fraction", "0",
+            # The denser account's week does not fit the default 300,000-record day cache.
             "--cache-records", str(max(300_000, users * 19 * 10))]  # fmt: skip
-    with sandbox(*args, runner=SERVER) as sb:
+    with sandbox(*args) as sb:
         config = sb.tap_config(
             tmp,
             lookback_days=days,

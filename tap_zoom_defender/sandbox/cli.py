@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.late_max_seconds,
         help="longest late-arrival delay",
     )
+    g.add_argument(
+        "--cache-records",
+        type=int,
+        default=d.cache_records,
+        help="records of generated days kept in memory (raise it for dense multi-million "
+        "accounts so days are not regenerated while being paged)",
+    )
     a = p.add_argument_group("auth")
     a.add_argument("--account-id", default=d.account_id, help="accepted account id")
     a.add_argument("--client-id", default=d.client_id, help="accepted client id")
@@ -216,6 +223,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         late_fraction=args.late_fraction,
         late_min_seconds=args.late_min_seconds,
         late_max_seconds=args.late_max_seconds,
+        cache_records=args.cache_records,
         account_id=args.account_id,
         client_id=args.client_id,
         client_secret=args.client_secret,
