@@ -6,15 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.tap.helpers import Reply, StubZoom
 
 TAP = str(Path(sys.executable).parent / "tap-zoom-defender")
 ACTIVITY_FIELDS = ("email", "time", "type", "ip_address", "client_type", "version")
@@ -100,7 +99,7 @@ def run_tap(
     return TapRun(returncode, stderr_path.read_text(), messages)
 
 
-class ZoneShiftedZoom:
+class ZoneShiftedZoom(StubZoom):
     """A real local HTTP server answering /report/activities like a Zoom account whose report
     days are cut in its own time zone (``offset_hours`` east of UTC), not in UTC.
 
@@ -112,37 +111,12 @@ class ZoneShiftedZoom:
         self.records = records
         self.offset_hours = offset_hours
         self.requests: list[tuple[str, str]] = []
-        zoom = self
+        super().__init__({"/v2/report/activities": self._activities}, "zone-shifted-token")
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _reply(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._reply({"access_token": "zone-shifted-token", "expires_in": 3600})
-
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                if parts.path == "/v2/report/activities":
-                    zoom.requests.append((query["from"], query["to"]))
-                    self._reply({"next_page_token": "", "activity_logs": zoom.serve(query)})
-                elif parts.path == "/v2/users":
-                    self._reply({"next_page_token": "", "users": []})
-                else:
-                    self._reply({"next_page_token": "", "operation_logs": []})
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+    def _activities(self, query: dict[str, list[str]]) -> Reply:
+        last = {name: values[-1] for name, values in query.items()}
+        self.requests.append((last["from"], last["to"]))
+        return 200, {"next_page_token": "", "activity_logs": self.serve(last)}, []
 
     def serve(self, query: dict[str, str]) -> list[dict]:
         """Records whose local (account time zone) date lies in from..to, newest first."""
@@ -154,25 +128,6 @@ class ZoneShiftedZoom:
             if low <= (when(r["time"]) + shift).date().isoformat() <= high
         ]
         return sorted(chosen, key=lambda r: r["time"], reverse=True)
-
-    def __enter__(self) -> ZoneShiftedZoom:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def tap_config(self, **overrides: Any) -> dict[str, Any]:
-        """Server-to-Server settings pointing at this server."""
-        return {
-            "account_id": "zone-account",
-            "client_id": "zone-client",
-            "client_secret": "zone-client-secret",
-            "api_url": f"{self.base_url}/v2",
-            "oauth_url": f"{self.base_url}/oauth/token",
-            **overrides,
-        }
 
 
 def max_in_any_window(times: list[float], width: float = 1.0) -> int:
