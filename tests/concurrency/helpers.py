@@ -128,14 +128,3 @@ class ZoneShiftedZoom(StubZoom):
             if low <= (when(r["time"]) + shift).date().isoformat() <= high
         ]
         return sorted(chosen, key=lambda r: r["time"], reverse=True)
-
-
-def max_in_any_window(times: list[float], width: float = 1.0) -> int:
-    """Most entries inside any half-open window [t, t + width): the sliding count Zoom applies."""
-    times = sorted(times)
-    best, first = 0, 0
-    for last, t in enumerate(times):
-        while times[first] <= t - width:
-            first += 1
-        best = max(best, last - first + 1)
-    return best

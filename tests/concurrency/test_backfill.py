@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.rate_windows import max_in_any_window
+
 from .helpers import (
     ZoneShiftedZoom,
     as_counter,
-    max_in_any_window,
     run_tap,
     when,
 )

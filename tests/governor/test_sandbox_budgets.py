@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from tap_zoom_defender.governor import QuotaExhausted, RateGovernor, validate_config
+from tests.rate_windows import max_in_any_window
 
 from .helpers import (
     ACTIVITIES,
     OPERATION_LOGS,
     api_session,
     governed_get,
-    max_in_any_window,
     report_params,
     run_workers,
 )

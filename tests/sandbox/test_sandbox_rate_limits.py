@@ -5,19 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+from tests.rate_windows import max_in_any_window
+
 from .helpers import window
 
 ACTIVITIES = "/report/activities"
-
-
-def _max_in_any_window(times: list[float], width: float) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - width:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def test_over_the_per_second_limit_gives_zoom_429s_and_never_admits_more(sandbox_factory, api):
@@ -53,7 +45,7 @@ def test_over_the_per_second_limit_gives_zoom_429s_and_never_admits_more(sandbox
     heavy = [e for e in sb.request_log if e.category == "Heavy"]
     assert sorted(e.status for e in heavy) == sorted(statuses)
     admitted = [e.t for e in heavy if e.status != 429]
-    assert _max_in_any_window(admitted, 1.0) <= 5
+    assert max_in_any_window(admitted, 1.0) <= 5
     assert all(e.rate_type == "QPS" for e in heavy if e.status == 429)
 
 
