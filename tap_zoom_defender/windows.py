@@ -19,10 +19,11 @@ newest records first and give records no id. So a sync is planned as a list of
 * ``replication_key_value`` (the *bookmark*) only moves to the end of a window once that window
   and every window before it are completely emitted, so an interrupted sync resumes at the first
   unfinished window and the state never covers data that was not emitted;
-* ``seen`` holds ``event_id -> time`` of emitted records whose time is at or after
-  ``bookmark - late_arrival_hours``. The next sync starts that far before the bookmark (picking up
-  late arrivals) and skips ids in ``seen`` (so nothing is emitted twice). Older ids are pruned,
-  which bounds the state by the number of events in the late-arrival window.
+* ``seen`` holds the ids of emitted records whose time is at or after
+  ``bookmark - late_arrival_hours`` (compactly: see :class:`IncrementalState`). The next sync
+  starts that far before the bookmark (picking up late arrivals) and skips ids in ``seen`` (so
+  nothing is emitted twice). Older ids are pruned, which bounds the state by the number of
+  events in the late-arrival window.
 
 ``event_id`` is a hash of the record's documented fields; identical records in a listing get an
 occurrence index (0, 1, ...) so two truly identical sign-ins are not collapsed into one.
@@ -35,7 +36,7 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -280,8 +281,7 @@ class IncrementalState:
     """The stream's bookmark and bounded dedupe set, living inside the SDK's state dict.
 
     The dict is the SDK's own stream state entry, so every STATE message the SDK writes (also on
-    SIGTERM) carries exactly what has been emitted so far. Both id lists are a few long strings
-    of ``<event_id> <time>`` lines:
+    SIGTERM) carries exactly what has been emitted so far. Two id lists:
 
     * ``seen``: emitted records at or after ``bookmark - late_arrival_hours``, the late-arrival
       dedupe set the next run needs;
@@ -290,28 +290,40 @@ class IncrementalState:
       ``seen`` for the final STATE; after a SIGTERM (whose STATE the SDK writes as it is) the
       next run reads them as ``seen``. Either way the next run emits none of them again.
 
-    Why strings: a large account has hundreds of thousands of records a day. As one dict entry
-    each (the earlier ``{event_id: time}`` layout, still read) they took ~200 bytes plus heap
-    fragmentation, the SDK deep-copied and re-encoded them for every STATE message, and they
-    were the whole part of the tap's memory that grew with events per day (2.4x RSS for a 10x
-    denser account). Lookups use a set of 64-bit id prefixes (collisions: ~1e-10 for a day).
+    Each list entry is a *chunk*: ``"<newest time key> <id><id>..."``, up to :attr:`CHUNK` ids
+    of 16 hex digits (the first 64 bits of ``event_id``; a false match needs ~1e9 ids in one
+    late-arrival window) after the time of the newest record among them. A chunk is kept while
+    its newest record is inside the late-arrival allowance, so pruning never reads an id and
+    can only keep a little more than needed, never less. Zoom lists newest first, so a chunk's
+    records are close in time.
+
+    Why this layout: a dense account has hundreds of thousands of events a day. As
+    ``"<event_id> <time>"`` lines (the previous layout, still read, like the dict before it)
+    the window in progress took 54 bytes an event, and a 10x denser account needed 2.3x the
+    memory. At 16 bytes an event a 380,000-event day is 6 MB of state.
+
+    The lookup set holds only the ids of *earlier syncs* (``seen`` as read): a record emitted by
+    this sync cannot come again in it, since every record belongs to exactly one window and
+    every day is requested once (a page-token restart is handled by :class:`ReplayFilter`).
     """
 
     CHUNK = 512
-    """Entries joined into one string at a time."""
+    """Ids joined into one chunk string."""
 
     def __init__(self, state: MutableMapping[str, Any], *, late_arrival: timedelta, name: str):
         """Adopt (and validate) the state entry of stream ``name``."""
         self._state = state
         self._late = late_arrival
         self._name = name
-        entries = [
+        self._seen: list[str] = [
             *self._read(state.get("seen"), "seen"),
             *self._read(state.get("emitting"), "emitting"),
         ]
-        self._seen: list[str] = []
-        self._ids: set[int] = set()
-        self._store(entries)
+        self._ids: set[int] = {
+            int(chunk[i : i + _ID_HEX], 16)
+            for chunk in self._seen
+            for i in range(chunk.index(" ") + 1, len(chunk), _ID_HEX)
+        }
         state["seen"] = self._seen
         self._emitting: list[str] = []
         self._loose = 0  # entries at the end of ``_emitting`` not joined into a chunk yet
@@ -331,94 +343,102 @@ class IncrementalState:
         return self._bookmark
 
     def is_seen(self, record: dict[str, Any]) -> bool:
-        """Return True if this record's ``event_id`` was emitted by an earlier window or sync.
+        """Return True if an earlier sync emitted this record's ``event_id``.
 
         Repeats inside one listing (a restart after an expired page token) never reach here:
         the listing skips what it already delivered.
         """
-        return _id_key(record["event_id"]) in self._ids
+        return bool(self._ids) and int(record["event_id"][:_ID_HEX], 16) in self._ids
 
     def mark_emitted(self, record: dict[str, Any]) -> None:
         """Remember an emitted record (call only after it was handed to the SDK)."""
-        self._emitting.append(f"{record['event_id']} {record['time']}\n")
+        key = time_key(record["time"], what=f"a {self._name} record")
+        self._emitting.append(f"{key} {record['event_id'][:_ID_HEX]}")
         self._loose += 1
         if self._loose == self.CHUNK:
-            chunk = "".join(self._emitting[-self.CHUNK :])
-            del self._emitting[-self.CHUNK :]
-            self._emitting.append(chunk)
-            self._loose = 0
+            self._join_loose()
 
     def settle(self) -> None:
         """Move the ids of the unfinished window into ``seen`` (before the last checkpoint)."""
-        self._rebuild(None)
+        self._fold(None)
 
     def complete(self, window: Window) -> None:
         """Advance the bookmark past ``window`` (it and all before it are emitted); prune."""
         if self._bookmark is None or window.end > self._bookmark:
             self._bookmark = window.end
             self._state["replication_key_value"] = format_time(window.end)
-        self._rebuild(_key(self._bookmark - self._late))
+        self._fold(_key(self._bookmark - self._late))
 
-    def _rebuild(self, cutoff: str | None) -> None:
-        """Fold ``emitting`` into ``seen``, keeping entries at or after ``cutoff`` (time key).
-
-        Streams line by line: only the kept entries are ever held, never one object per id.
-        """
-        what = f"state for stream {self._name}"
-        chunks: list[str] = []
-        lines: list[str] = []
-        ids: set[int] = set()
-        for event_id, moment in _entries([*self._seen, *self._emitting], self._name):
-            if cutoff is not None and time_key(moment, what=what) < cutoff:
-                continue
-            lines.append(f"{event_id} {moment}\n")
-            ids.add(_id_key(event_id))
-            if len(lines) == self.CHUNK:
-                chunks.append("".join(lines))
-                lines.clear()
-        if lines:
-            chunks.append("".join(lines))
-        self._seen[:] = chunks
-        self._ids = ids
-        self._emitting.clear()
+    def _join_loose(self) -> None:
+        """Join the loose ``"<key> <id>"`` entries at the end of ``emitting`` into one chunk."""
+        if not self._loose:
+            return
+        loose = self._emitting[-self._loose :]
+        newest = max(entry[: entry.index(" ")] for entry in loose)
+        ids = "".join(entry[-_ID_HEX:] for entry in loose)
+        del self._emitting[-self._loose :]
+        self._emitting.append(f"{newest} {ids}")
         self._loose = 0
 
-    def _store(self, entries: list[tuple[str, str]]) -> None:
-        """Make ``entries`` the ``seen`` list (in place: the state dict holds it) and id set."""
-        lines = [f"{event_id} {moment}\n" for event_id, moment in entries]
-        self._seen[:] = [
-            "".join(lines[i : i + self.CHUNK]) for i in range(0, len(lines), self.CHUNK)
-        ]
-        self._ids = {_id_key(event_id) for event_id, _ in entries}
+    def _fold(self, cutoff: str | None) -> None:
+        """Move ``emitting`` into ``seen``; drop chunks whose newest record is before ``cutoff``.
 
-    def _read(self, raw: object, key: str) -> list[tuple[str, str]]:
-        """Entries of a ``seen``/``emitting`` value: chunk strings, or the old id -> time dict."""
+        Both lists are updated in place: the state dict the SDK writes holds them.
+        """
+        self._join_loose()
+        chunks = [*self._seen, *self._emitting]
+        if cutoff is not None:
+            chunks = [chunk for chunk in chunks if chunk[: chunk.index(" ")] >= cutoff]
+        self._seen[:] = chunks
+        self._emitting.clear()
+
+    def _read(self, raw: object, key: str) -> list[str]:
+        """Chunks of a ``seen``/``emitting`` value, converting the two earlier layouts."""
         if not raw:
             return []
-        if isinstance(raw, dict):
+        bad = StateError(f"state for stream {self._name}: bad '{key}'; fix or drop it")
+        if isinstance(raw, dict):  # earliest layout: {event_id: time}
             if not all(isinstance(v, str) for v in raw.values()):
-                raise StateError(f"state for stream {self._name}: bad '{key}'; fix or drop it")
-            return list(raw.items())
-        if isinstance(raw, list) and all(isinstance(chunk, str) for chunk in raw):
-            return list(_entries(raw, self._name))
-        raise StateError(
-            f"state for stream {self._name}: '{key}' must be a list of strings; fix or drop it"
-        )
+                raise bad
+            return self._chunks(list(raw.items()))
+        if not isinstance(raw, list) or not all(isinstance(chunk, str) for chunk in raw):
+            raise StateError(
+                f"state for stream {self._name}: '{key}' must be a list of strings; fix or drop it"
+            )
+        chunks: list[str] = []
+        lines: list[tuple[str, str]] = []
+        for chunk in raw:
+            if "\n" in chunk:  # previous layout: "<event_id> <time>" lines
+                for line in chunk.splitlines():
+                    event_id, _, moment = line.partition(" ")
+                    lines.append((event_id, moment))
+                continue
+            if not _CHUNK.fullmatch(chunk) or len(chunk.partition(" ")[2]) % _ID_HEX:
+                raise bad
+            chunks.append(chunk)
+        return chunks + self._chunks(lines)
+
+    def _chunks(self, entries: list[tuple[str, str]]) -> list[str]:
+        """Chunks for ``(event_id, time)`` pairs of the earlier layouts."""
+        what = f"state for stream {self._name}"
+        keyed: list[tuple[str, str]] = []
+        for event_id, moment in entries:
+            if not _HEX_ID.fullmatch(event_id[:_ID_HEX]):
+                raise StateError(f"{what}: bad id list entry; fix or drop it")
+            try:
+                keyed.append((time_key(moment, what=what), event_id[:_ID_HEX]))
+            except MalformedResponseError as exc:
+                raise StateError(f"{exc}: fix or drop it") from None
+        keyed.sort(reverse=True)
+        out = []
+        for i in range(0, len(keyed), self.CHUNK):
+            part = keyed[i : i + self.CHUNK]
+            out.append(f"{part[0][0]} {''.join(event_id for _, event_id in part)}")
+        return out
 
 
-def _id_key(event_id: str) -> int:
-    """Return the 64-bit lookup key of an event_id (its first 16 hex digits)."""
-    try:
-        return int(event_id[:16], 16)
-    except ValueError:
-        return hash(event_id)
+_ID_HEX = 16
+"""Hex digits of ``event_id`` kept in state: 64 bits."""
 
-
-def _entries(chunks: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(event_id, time)`` from ``seen``/``emitting`` strings."""
-    for chunk in chunks:
-        for line in chunk.splitlines():
-            event_id, _, moment = line.partition(" ")
-            if not event_id or not moment:
-                raise StateError(f"state for stream {name}: bad id list entry; fix or drop it")
-            yield event_id, moment
+_HEX_ID = re.compile(r"[0-9a-f]{16}")
+_CHUNK = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9a-f]+")

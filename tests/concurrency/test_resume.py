@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
+from datetime import timedelta
+
+import pytest
 
 from .helpers import as_counter, fields, run_tap, when
 
@@ -166,21 +169,25 @@ def test_expired_page_tokens_in_concurrent_listings_lose_and_repeat_nothing(
     _assert_union_exact([run], sb.ground_truth("activities"))
 
 
-def test_state_with_the_earlier_seen_layout_still_dedupes(tmp_path, sandbox_factory):
-    # States written before the compact id lists held ``seen`` as {event_id: time}.
+@pytest.mark.parametrize("layout", ["dict", "lines"])
+def test_state_with_an_earlier_seen_layout_still_dedupes(tmp_path, sandbox_factory, layout):
+    # Earlier versions kept ``seen`` as {event_id: time}, then as "<event_id> <time>" lines.
     sb = sandbox_factory(users=10, days=2, late_fraction=0.0)
     settings = {"lookback_days": 3, "late_arrival_hours": 12, "max_workers": 4}
     run1 = run_tap(tmp_path, sb.tap_config(**settings), name="run1")
     assert run1.returncode == 0, run1.stderr[-3000:]
     state = run1.state
     activities = state["bookmarks"]["activities"]
-    old = {}
-    for chunk in activities.pop("seen") + activities.pop("emitting"):
-        for line in chunk.splitlines():
-            event_id, _, moment = line.partition(" ")
-            old[event_id] = moment
-    assert old, "the late-arrival window holds emitted events"
-    activities["seen"] = old
+    cutoff = when(activities["replication_key_value"]) - timedelta(hours=12)
+    late = {
+        r["event_id"]: r["time"] for r in run1.records("activities") if when(r["time"]) >= cutoff
+    }
+    assert late, "the late-arrival window holds emitted events"
+    if layout == "dict":
+        activities["seen"] = late
+    else:
+        activities["seen"] = ["".join(f"{i} {t}\n" for i, t in late.items())]
+    activities["emitting"] = []
 
     run2 = run_tap(tmp_path, sb.tap_config(**settings), state=state, name="run2")
     assert run2.returncode == 0, run2.stderr[-3000:]

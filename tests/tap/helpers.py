@@ -234,14 +234,15 @@ class StubZoom:
 
 
 def seen_ids(stream_state: dict) -> dict[str, str]:
-    """``event_id -> time`` of a stream's dedupe state (``seen`` and ``emitting`` id lists).
+    """``id prefix -> chunk time`` of a stream's dedupe state (``seen`` and ``emitting``).
 
-    Each list holds strings of ``<event_id> <time>`` lines (see ``windows.IncrementalState``).
+    Each list holds chunks ``"<newest time key> <id><id>..."`` of 16-hex-digit ``event_id``
+    prefixes (see ``windows.IncrementalState``); test with ``event_id[:16]``.
     """
     ids: dict[str, str] = {}
     for key in ("seen", "emitting"):
         for chunk in stream_state.get(key) or []:
-            for line in chunk.splitlines():
-                event_id, _, moment = line.partition(" ")
-                ids[event_id] = moment
+            newest, _, joined = chunk.partition(" ")
+            for i in range(0, len(joined), 16):
+                ids[joined[i : i + 16]] = newest
     return ids

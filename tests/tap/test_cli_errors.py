@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -177,3 +178,32 @@ def test_settings_from_environment_variables(tmp_path, sandbox_factory):
 
     bad = run_tap(tmp_path, {**settings, "late_arrival_hours": "soon"}, via_env=True)
     _expect_one_error(bad, EXIT_CONFIG, "late_arrival_hours='soon'")
+
+
+@pytest.mark.parametrize(
+    "seen",
+    [
+        ["2026-01-31T04:12:09.000000Z not-hex-ids"],
+        ["2026-01-31T04:12:09.000000Z 0123456789abcde"],  # not whole 16-digit ids
+        [{"nested": "object"}],
+        {"9f2c41d07a3be611c08e5d2f9a71b3e0": 5},
+    ],
+)
+def test_malformed_dedupe_ids_in_state_name_the_stream(tmp_path, sandbox, seen):
+    state = {"bookmarks": {"activities": {"replication_key_value": "2026-01-31T00:00:00Z"}}}
+    state["bookmarks"]["activities"]["seen"] = seen
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(state))
+    config_path = write_config(tmp_path, sandbox.tap_config())
+    proc = subprocess.run(
+        [TAP, "--config", str(config_path), "--state", str(state_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == EXIT_DATA, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "activities" in errors[0] and "'seen'" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert '"type":"RECORD","stream":"activities"' not in proc.stdout.replace(" ", "")

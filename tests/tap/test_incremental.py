@@ -100,7 +100,7 @@ def test_error_mid_window_resumes_without_duplicates(tmp_path, sandbox_factory):
     state = run1.state["bookmarks"]["activities"]
     b1 = _bookmark(run1.state, "activities")
     beyond = [r for r in partial if _when(r["time"]) >= b1]
-    assert len(beyond) >= 3 and all(r["event_id"] in seen_ids(state) for r in beyond)
+    assert len(beyond) >= 3 and all(r["event_id"][:16] in seen_ids(state) for r in beyond)
 
     sb.clear_faults()
     run2 = run_tap(tmp_path, sb.tap_config(**settings), state=run1.state)
