@@ -44,7 +44,10 @@ PROFILE_GROUPS = {
         "_write_record_message",
     ),
     "SDK: type conformance": ("singer_sdk/helpers/_typing.py", "conform_record_data_types"),
-    "SDK: JSON serialization of messages": ("singer_sdk/singerlib/json.py", "serialize_json"),
+    "RECORD lines written (tap_zoom_defender.message_writer)": (
+        "tap_zoom_defender/message_writer.py",
+        "write_message",
+    ),
     "STATE messages": ("singer_sdk/streams/core.py", "_write_state_message"),
     "dedupe + state bookkeeping": ("tap_zoom_defender/windows.py", "mark_emitted"),
 }

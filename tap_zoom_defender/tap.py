@@ -55,6 +55,7 @@ from tap_zoom_defender.errors import (
     register_secret,
 )
 from tap_zoom_defender.governor import QuotaExhausted, RateGovernor
+from tap_zoom_defender.message_writer import ZoomMessageWriter
 from tap_zoom_defender.streams import STREAM_TYPES
 from tap_zoom_defender.windows import MAX_WINDOW_DAYS
 
@@ -426,6 +427,7 @@ class TapZoom(ConfigFileErrors, Tap):
     name = "tap-zoom-defender"
     package_name = "tap-zoom-defender"
     config_jsonschema = th.PropertiesList(*CONFIG_PROPERTIES).to_dict()
+    message_writer_class = ZoomMessageWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create the tap; the quota-stop marker must exist before streams run."""

@@ -109,8 +109,9 @@ def run_tap_watching(
 ) -> TapRun:
     """Run the tap and call ``on_message`` for each Singer message as it is written.
 
-    The tap flushes every message, so a test can react mid-sync (e.g. inject a fault after the
-    first window's STATE) at a precise point instead of guessing request counts or timing.
+    The tap flushes at every non-RECORD message (RECORDs arrive in ~8 KiB batches before it), so
+    a test can react mid-sync at a STATE (e.g. inject a fault after the first window's) at a
+    precise point instead of guessing request counts or timing.
     """
     config_path = write_config(tmp_path, config)
     stderr_path = tmp_path / "stderr.log"
