@@ -17,7 +17,11 @@ use the budget is several listings in flight at once. The Singer side must not n
   records fetched before it: the same order of events as the one-request-at-a-time path;
 * the first page of the first listing is fetched alone: a bad token, a missing scope or a spent
   quota then costs one request, not one per worker, and its latency sizes the pool
-  (:func:`pool_size`).
+  (:func:`pool_size`);
+* every stream's prefetcher may run from the start of the sync (the tap starts them all before
+  the SDK emits the first stream), so listings of streams that share a rate budget take turns
+  through one :class:`ListingSlots` per rate category: at most as many listings in flight as one
+  stream alone would use, and the stream the SDK emits first is served first.
 
 Workers only *fetch*; every request still goes through the stream's governed request path (and
 so through the process-wide rate governor). ``workers=1`` is the plain sequential path: no
@@ -26,6 +30,8 @@ thread, each page requested only when the consumer needs it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import os
 import pickle
@@ -89,6 +95,63 @@ def pool_size(
     return max(1, min(max_workers, listings, max(2, wanted)))
 
 
+class ListingSlots:
+    """How many listings of one rate category are paged at once, across every stream's pool.
+
+    Each stream sizes its pool for the whole budget (Little's law, :func:`pool_size`), since it
+    may end up alone in the category; several streams started together would then keep twice
+    the requests in flight that the budget can admit. A worker holds a slot while it pages a
+    listing; there are as many slots as the budget can keep busy (the largest figure a stream
+    gave :meth:`widen`). Waiting workers are served by priority, ``(stream's turn in the sync,
+    listing index)``, so the stream being emitted is never starved by one only fetching ahead.
+    """
+
+    def __init__(self) -> None:
+        """No slots until a pool calls :meth:`widen`."""
+        self.capacity = 0
+        self._busy = 0
+        self._waiting: list[tuple[tuple[int, int], int]] = []
+        self._tickets = itertools.count()
+        self._cond = threading.Condition()
+
+    def widen(self, capacity: int) -> None:
+        """Allow at least ``capacity`` listings at once (a pool of that size was started)."""
+        with self._cond:
+            if capacity > self.capacity:
+                self.capacity = capacity
+                self._cond.notify_all()
+
+    def acquire(self, priority: tuple[int, int], cancelled: threading.Event) -> bool:
+        """Wait for a slot (lowest ``priority`` first); False if ``cancelled`` was set meanwhile."""
+        with self._cond:
+            entry = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, entry)
+            try:
+                while not cancelled.is_set() and (
+                    self._busy >= self.capacity or self._waiting[0] != entry
+                ):
+                    self._cond.wait()
+                if cancelled.is_set():
+                    return False
+                self._busy += 1
+                return True
+            finally:
+                self._waiting.remove(entry)
+                heapq.heapify(self._waiting)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        """Give a slot back (the listing is finished, failed or cancelled)."""
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Let waiters re-check their cancel flag."""
+        with self._cond:
+            self._cond.notify_all()
+
+
 @dataclass
 class _Entry:
     tag: int
@@ -115,13 +178,16 @@ class Spool:
     _error: BaseException | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _pull: Callable[[], bool] | None = None  # sequential mode: fetch one more page
+    _closed: bool = False
     spilled_records: int = 0
 
     def put(self, tag: int, records: list) -> None:
-        """Append one segment (producer side)."""
+        """Append one segment (producer side); dropped once the spool is closed."""
         if not records:
             return
         with self._cond:
+            if self._closed:  # a worker finishing its page after close(): no new temp file
+                return
             if self._in_memory + len(records) <= self.memory_records:
                 self._entries.append(_Entry(tag, records))
                 self._in_memory += len(records)
@@ -196,6 +262,7 @@ class Spool:
     def close(self) -> None:
         """Drop the records and delete the temp file."""
         with self._cond:
+            self._closed = True
             self._entries.clear()
             self._in_memory = 0
             if self._file is not None:
@@ -221,12 +288,17 @@ class Prefetcher(Generic[T]):
         lookahead: int | None = None,
         memory_records: int = DEFAULT_MEMORY_RECORDS,
         name: str = "fetch",
+        slots: ListingSlots | None = None,
+        priority: int = 0,
     ) -> None:
-        """Prepare (nothing starts until the first :meth:`spool` call).
+        """Prepare (nothing starts until :meth:`start` or the first :meth:`spool` call).
 
         ``workers`` is a number, or a function of the first request's latency (seconds) that
-        returns one (see :func:`pool_size`). ``lookahead``: how many tasks beyond the one the
-        consumer is at may be started (default: the pool size, at least 2).
+        returns one (see :func:`pool_size`); with a function the listings always run on worker
+        threads (at least one), so they are fetched while the consumer is busy elsewhere.
+        ``lookahead``: how many tasks beyond the one the consumer is at may be started (default:
+        the pool size, at least 2). ``slots``: shared with the pools of other streams of the
+        same rate category; ``priority`` is this pool's turn among them (lower goes first).
         """
         self._tasks = list(tasks)
         self._fetch = fetch
@@ -235,6 +307,8 @@ class Prefetcher(Generic[T]):
         self._lookahead_spec = lookahead
         self._memory_records = memory_records
         self._name = name
+        self._slots = slots
+        self._priority = priority
         self._spools: dict[int, Spool] = {}
         self._released: set[int] = set()
         self._next = 0  # next task index a worker may take
@@ -247,6 +321,25 @@ class Prefetcher(Generic[T]):
         self.first_latency_s: float | None = None
 
     # --------------------------------------------------------------------------- consumer
+
+    def start(self) -> None:
+        """Send the first request now and start the pool (idempotent).
+
+        The tap calls this for every stream when the sync starts, long before the SDK gets to
+        the stream; otherwise the first :meth:`spool` call does.
+        """
+        if not self._started:
+            self._start()
+
+    @property
+    def failed_early(self) -> bool:
+        """True when the first request (sent alone by :meth:`start`) failed.
+
+        Its error waits in the first spool for the consumer; starting more work that would
+        only meet the same bad token, missing scope or spent quota is pointless.
+        """
+        first = self._spools.get(0)
+        return first is not None and first.done and first._error is not None
 
     def spool(self, index: int) -> Spool:
         """Return the spool of task ``index`` (starting the fetch if needed)."""
@@ -276,12 +369,14 @@ class Prefetcher(Generic[T]):
             spool.close()
 
     def close(self) -> None:
-        """Stop the workers (after their current request) and delete every spool."""
+        """Stop the workers (after their current request) and delete every spool (idempotent)."""
         self._cancelled.set()
         with self._cond:
             spools = list(self._spools.values())
             self._spools.clear()
             self._cond.notify_all()
+        if self._slots is not None:
+            self._slots.wake()
         for spool in spools:
             spool.close()
 
@@ -310,7 +405,8 @@ class Prefetcher(Generic[T]):
         started = time.monotonic()
         try:
             segment = next(iterator, None)
-        except BaseException as exc:  # raised to the consumer when it reads task 0
+        except Exception as exc:  # raised to the consumer when it reads task 0
+            # (SystemExit from SIGTERM, KeyboardInterrupt: not kept for later, they end the run)
             first.finish(exc)
             self.workers = 1
             return
@@ -321,10 +417,12 @@ class Prefetcher(Generic[T]):
             first.put(*segment)
         workers = spec if isinstance(spec, int) else spec(self.first_latency_s)
         self.workers = max(1, min(workers, MAX_POOL_SIZE, len(self._tasks)))
-        if self.workers == 1:
+        if self.workers == 1 and isinstance(spec, int):
             if segment is not None:
                 first._pull = self._puller(first, iterator)
             return
+        if self._slots is not None:
+            self._slots.widen(self.workers)
         self._lookahead = self._lookahead_spec or max(self.workers, 2)
         for number in range(self.workers):
             if number == 0 and segment is not None:
@@ -337,7 +435,7 @@ class Prefetcher(Generic[T]):
 
     def _continue_first(self, iterator: Iterator[Segment]) -> Callable[[], None]:
         def run() -> None:
-            self._drain(self._spools[0], iterator)
+            self._drain_in_slot(0, self._spools[0], iterator)
             self._worker()
 
         return run
@@ -358,7 +456,22 @@ class Prefetcher(Generic[T]):
                 spool = Spool(memory_records=self._memory_records)
                 self._spools[index] = spool
                 self._cond.notify_all()
-            self._drain(spool, self._fetch(self._tasks[index]))
+            self._drain_in_slot(index, spool, None)
+
+    def _drain_in_slot(self, index: int, spool: Spool, iterator: Iterator[Segment] | None) -> None:
+        """Fetch task ``index`` (or go on with ``iterator``) while holding a listing slot."""
+        slots = self._slots
+        if slots is not None and not slots.acquire((self._priority, index), self._cancelled):
+            close = getattr(iterator, "close", None)
+            if close:
+                close()
+            spool.finish()
+            return
+        try:
+            self._drain(spool, iterator or self._fetch(self._tasks[index]))
+        finally:
+            if slots is not None:
+                slots.release()
 
     def _drain(self, spool: Spool, iterator: Iterator[Segment]) -> None:
         try:
@@ -401,4 +514,4 @@ class Prefetcher(Generic[T]):
         return pull
 
 
-__all__ = ["DEFAULT_MAX_WORKERS", "Prefetcher", "Segment", "Spool", "pool_size"]
+__all__ = ["DEFAULT_MAX_WORKERS", "ListingSlots", "Prefetcher", "Segment", "Spool", "pool_size"]

@@ -8,12 +8,18 @@ window whose core holds it, touching no state, so listings run concurrently on t
 :class:`~tap_zoom_defender.prefetch.Prefetcher`'s workers. :meth:`ReportStream.get_records` runs
 on the SDK's thread: it emits window after window, oldest first, skips what was already emitted
 and checkpoints the state after each window.
+
+The SDK syncs one stream after another, but their listings need not wait for that: the tap calls
+:meth:`ListingStream.start_fetching` on every selected stream when the sync starts, which plans
+the stream's listings (from its bookmark) and starts its prefetcher right away. When the SDK gets
+to the stream, :meth:`~ListingStream.take_plan` hands ``get_records`` that same plan.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,7 +31,13 @@ from typing_extensions import override
 from tap_zoom_defender import zoom_limits
 from tap_zoom_defender.client import PageTokenExpiredError, ZoomStream
 from tap_zoom_defender.governor import QuotaExhausted
-from tap_zoom_defender.prefetch import DEFAULT_MAX_WORKERS, Prefetcher, Segment, pool_size
+from tap_zoom_defender.prefetch import (
+    DEFAULT_MAX_WORKERS,
+    MAX_POOL_SIZE,
+    Prefetcher,
+    Segment,
+    pool_size,
+)
 from tap_zoom_defender.progress import DEFAULT_PROGRESS_INTERVAL_S, Progress
 from tap_zoom_defender.windows import (
     IncrementalState,
@@ -47,8 +59,58 @@ MAX_LISTING_RESTARTS = 3
 """How often one listing may restart after Zoom expired its page token (15-minute lifetime)."""
 
 
-class _ListingStream(ZoomStream):
-    """Adds restart-on-expired-page-token to the SDK's paging loop."""
+@dataclass
+class SyncPlan:
+    """What one sync of a stream fetches, planned once, and the prefetcher fetching it.
+
+    Planned when the sync starts (see :meth:`ListingStream.start_fetching`) or, if the tap did
+    not start it early, when the SDK gets to the stream. Either way ``get_records`` emits exactly
+    this plan: the windows are computed once, from one "now".
+    """
+
+    tasks: list
+    make: Callable[[], Prefetcher]
+    state: IncrementalState | None = None
+    windows: list[Window] = field(default_factory=list)
+    coverage: dict[Window, float] = field(default_factory=dict)
+    _fetcher: Prefetcher | None = None
+    _error: Exception | None = None
+
+    def start(self) -> bool:
+        """Create the prefetcher and send its first request now; False if either failed.
+
+        An error is kept and raised by :meth:`fetcher`, i.e. on the SDK's thread when the
+        stream's turn comes, exactly where it would have been raised without the early start.
+        """
+        if not self.tasks:  # nothing to fetch (get_records returns at once)
+            return True
+        try:
+            self._fetcher = self.make()
+        except Exception as exc:
+            self._error = exc
+            return False
+        self._fetcher.start()
+        return not self._fetcher.failed_early
+
+    def fetcher(self) -> Prefetcher:
+        """Return the prefetcher (started early or created now); raise what creating it raised."""
+        if self._error is not None:
+            raise self._error
+        if self._fetcher is None:
+            self._fetcher = self.make()
+        return self._fetcher
+
+    def close(self) -> None:
+        """Stop the workers and delete the spools (idempotent)."""
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+
+class ListingStream(ZoomStream):
+    """Adds restart-on-expired-page-token to the SDK's paging loop, and early fetching."""
+
+    _early: SyncPlan | Exception | None = None  # made by start_fetching, not yet taken
+    _current: SyncPlan | None = None  # this sync's plan, early or not: closed by stop_fetching
 
     def listing(
         self, params: dict[str, Any], on_restart: Callable[[], None] | None = None
@@ -79,21 +141,67 @@ class _ListingStream(ZoomStream):
         """The ``max_workers`` setting (1 = one request at a time)."""
         return int(self.config.get("max_workers") or DEFAULT_MAX_WORKERS)
 
+    def plan_sync(self) -> SyncPlan:
+        """Plan this sync's listings (subclasses); nothing is requested yet."""
+        raise NotImplementedError
+
+    def start_fetching(self) -> bool:
+        """Plan this sync now and start fetching, long before the SDK emits this stream.
+
+        Called by the tap for every selected stream when the sync starts (not with
+        ``max_workers: 1``). Returns False when planning or the first request failed: the error
+        is raised when the SDK gets to the stream, and the tap starts no further streams (they
+        would only meet the same bad token, missing scope or spent quota).
+        """
+        try:
+            plan = self.plan_sync()
+        except Exception as exc:
+            self._early = exc
+            return False
+        self._early = self._current = plan
+        return plan.start()
+
+    def stop_fetching(self) -> None:
+        """Stop this sync's prefetcher: workers, spools, temp files (idempotent).
+
+        ``get_records`` closes it too when it ends; this is for every other way out (an
+        earlier stream's error, SIGTERM) while it may be fetching ahead.
+        """
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+    def take_plan(self) -> SyncPlan:
+        """Return the plan :meth:`start_fetching` made (raise its error), else plan now."""
+        early, self._early = self._early, None
+        if isinstance(early, Exception):
+            raise early
+        if early is None:
+            early = self._current = self.plan_sync()
+        return early
+
     def prefetcher(self, tasks: list, fetch: Callable[[Any], Iterator[Segment]]) -> Prefetcher:
         """Return a pool for ``tasks``, sized from the budget and the first request's latency.
 
         The shared objects every worker uses are created here, on the SDK's thread, first.
+        With several workers the pool shares the rate category's listing slots with the other
+        streams (they may all be fetching at once) and has this stream's turn as priority.
         """
         _ = (self.authenticator, self.governor, self.url_base)
         budget = self.governor.budget_per_second(self.rate_category)
+        slots = self._tap.listing_slots(self.rate_category)  # type: ignore[attr-defined]
 
         def size(latency: float) -> int:
-            workers = pool_size(
+            # What the whole budget can use: the category's listing slots, shared by every
+            # stream fetching at once (an incremental run's 2 windows must not cap the others).
+            budget_workers = pool_size(
                 budget_per_second=budget,
                 latency_s=latency,
                 max_workers=self.max_workers,
-                listings=len(tasks),
+                listings=MAX_POOL_SIZE,
             )
+            slots.widen(budget_workers)
+            workers = min(budget_workers, len(tasks))
             self.logger.info(
                 "%s: %d listing(s), %d worker(s) (budget %.1f %s req/s, first request %.0f ms)",
                 self.name,
@@ -105,8 +213,16 @@ class _ListingStream(ZoomStream):
             )
             return workers
 
-        workers: int | Callable[[float], int] = 1 if self.max_workers == 1 else size
-        return Prefetcher(tasks, self._on_worker(fetch), workers=workers, name=self.name)
+        if self.max_workers == 1:
+            return Prefetcher(tasks, self._on_worker(fetch), workers=1, name=self.name)
+        return Prefetcher(
+            tasks,
+            self._on_worker(fetch),
+            workers=size,
+            name=self.name,
+            slots=slots,
+            priority=list(self._tap.streams).index(self.name),
+        )
 
     def _on_worker(
         self, fetch: Callable[[Any], Iterator[Segment]]
@@ -152,7 +268,7 @@ class _ListingStream(ZoomStream):
         pages.close()
 
 
-class UsersStream(_ListingStream):
+class UsersStream(ListingStream):
     """All users of the account, active, inactive and pending: a full snapshot every run."""
 
     name = "users"
@@ -171,10 +287,11 @@ class UsersStream(_ListingStream):
         kept and the CLI exits 75 after the other streams.
         """
         emitted: set[str] = set()
-        statuses = list(zoom_limits.USER_STATUSES)
+        plan = self.take_plan()
+        statuses = plan.tasks
         try:
             with (
-                self.prefetcher(statuses, self.fetch_status) as fetcher,
+                plan.fetcher() as fetcher,
                 self.progress(len(statuses), unit="statuses") as progress,
             ):
                 for index in range(len(statuses)):
@@ -191,6 +308,12 @@ class UsersStream(_ListingStream):
         except QuotaExhausted as exc:
             self._tap.note_quota_stop(exc)  # type: ignore[attr-defined]
 
+    @override
+    def plan_sync(self) -> SyncPlan:
+        """Every user status, one listing each."""
+        statuses = list(zoom_limits.USER_STATUSES)
+        return SyncPlan(statuses, partial(self.prefetcher, statuses, self.fetch_status))
+
     def fetch_status(self, status: str) -> Iterator[Segment]:
         """Every user of one status, page by page (runs on a worker thread)."""
         # custom_attributes only come when asked for. host_key is deliberately not requested:
@@ -206,7 +329,7 @@ class UsersStream(_ListingStream):
         return {"status": "active"}
 
 
-class ReportStream(_ListingStream):
+class ReportStream(ListingStream):
     """An incremental Zoom report: windows oldest first, content-derived keys, bounded dedupe."""
 
     primary_keys = ("event_id",)
@@ -343,23 +466,15 @@ class ReportStream(_ListingStream):
         ``k + 1`` (see :mod:`windows`), so it is complete, and the bookmark moves past it, only
         after request ``k + 1`` finished. Records of a window are emitted together.
         """
-        state = IncrementalState(self.stream_state, late_arrival=self.late_arrival, name=self.name)
-        windows = self.plan(state)
+        plan = self.take_plan()
+        state, windows, coverage = plan.state, plan.windows, plan.coverage
+        assert state is not None
         if not windows:
             return
-        self.logger.info(
-            "%s: %d window(s) from %s to %s",
-            self.name,
-            len(windows),
-            windows[0].start.isoformat(),
-            windows[-1].end.isoformat(),
-        )
-        coverage: dict[Window, float] = {}
-        fetch = partial(self.fetch_request, locator=WindowLocator(windows), coverage=coverage)
         last = len(windows) - 1
         try:
             with (
-                self.prefetcher(windows, fetch) as fetcher,
+                plan.fetcher() as fetcher,
                 self.progress(
                     len(windows), fetched=lambda: sum(coverage.values()) / len(windows)
                 ) as progress,
@@ -399,6 +514,29 @@ class ReportStream(_ListingStream):
             state.settle()
             self.checkpoint()
             raise
+
+    @override
+    def plan_sync(self) -> SyncPlan:
+        """Adopt the stream's state entry and plan the windows from its bookmark up to now."""
+        state = IncrementalState(self.stream_state, late_arrival=self.late_arrival, name=self.name)
+        windows = self.plan(state)
+        coverage: dict[Window, float] = {}
+        if windows:
+            self.logger.info(
+                "%s: %d window(s) from %s to %s",
+                self.name,
+                len(windows),
+                windows[0].start.isoformat(),
+                windows[-1].end.isoformat(),
+            )
+        fetch = partial(self.fetch_request, locator=WindowLocator(windows), coverage=coverage)
+        return SyncPlan(
+            windows,
+            partial(self.prefetcher, windows, fetch),
+            state=state,
+            windows=windows,
+            coverage=coverage,
+        )
 
     def checkpoint(self) -> None:
         """Write a STATE message now (bookmark + dedupe set reflect exactly what was emitted).

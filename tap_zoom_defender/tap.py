@@ -19,6 +19,7 @@ code   meaning
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -56,7 +57,7 @@ from tap_zoom_defender.errors import (
 )
 from tap_zoom_defender.governor import QuotaExhausted, RateGovernor
 from tap_zoom_defender.message_writer import ZoomMessageWriter
-from tap_zoom_defender.streams import STREAM_TYPES
+from tap_zoom_defender.streams import STREAM_TYPES, ListingStream
 from tap_zoom_defender.windows import MAX_WINDOW_DAYS
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
@@ -433,6 +434,7 @@ class TapZoom(ConfigFileErrors, Tap):
         """Create the tap; the quota-stop marker must exist before streams run."""
         self.quota_stop: QuotaExhausted | None = None
         self._explicit_api_url = False
+        self._listing_slots: dict[str, prefetch.ListingSlots] = {}
         super().__init__(*args, **kwargs)
 
     # --------------------------------------------------------------------------- settings
@@ -502,6 +504,43 @@ class TapZoom(ConfigFileErrors, Tap):
         """Remember that a stream stopped at the daily quota; the CLI exits 75 at the end."""
         if self.quota_stop is None:
             self.quota_stop = exc
+
+    def listing_slots(self, category: str) -> prefetch.ListingSlots:
+        """Return the listing slots of one rate category, shared by every stream's pool.
+
+        Called on the SDK's thread only (a stream creating its pool); the slots themselves are
+        used by the worker threads and are thread-safe.
+        """
+        return self._listing_slots.setdefault(category, prefetch.ListingSlots())
+
+    @override
+    def sync_all(self) -> None:
+        """Start every selected stream's listings now, then let the SDK emit stream by stream.
+
+        The SDK syncs one stream after another: operation logs and users would only be requested
+        once every activity record was emitted (CPU bound), the rate budget idle meanwhile. So
+        each selected stream plans its sync (from its bookmark) and starts its prefetcher here,
+        in the SDK's stream order; the SDK then emits each stream as before, from that plan,
+        with the same records and STATE. Listings of streams sharing a rate budget take turns
+        through its listing slots, the stream emitted first served first. With
+        ``max_workers: 1`` nothing starts early (one request at a time, the SDK's way).
+
+        Whatever ends the sync (an error, a quota stop, SIGTERM's SystemExit) closes every
+        started prefetcher: workers stop after their current request, spools and temp files go.
+        """
+        early = int(self.config.get("max_workers") or prefetch.DEFAULT_MAX_WORKERS) > 1
+        with contextlib.ExitStack() as fetching:
+            for stream in self.streams.values():
+                if (
+                    not isinstance(stream, ListingStream)
+                    or stream.parent_stream_type
+                    or not (stream.selected or stream.has_selected_descendents)
+                ):
+                    continue  # the SDK skips it too: nothing to fetch
+                fetching.callback(stream.stop_fetching)
+                # After a failed start its error is raised at its turn; the rest would meet it.
+                early = early and stream.start_fetching()
+            super().sync_all()
 
     def check_access(self) -> None:
         """``--test``: get a token, then one request per endpoint; name every missing scope."""

@@ -65,11 +65,15 @@ def run_tap(
     config: dict[str, Any],
     *,
     state: dict | None = None,
+    catalog: dict | None = None,
     on_message: Callable[[dict], None] | None = None,
     on_start: Callable[[subprocess.Popen], None] | None = None,
     name: str = "run",
 ) -> TapRun:
-    """Run ``tap-zoom-defender --config ... [--state ...]``; ``on_message`` sees messages live."""
+    """Run ``tap-zoom-defender --config ... [--state ...] [--catalog ...]``.
+
+    ``on_message`` sees the messages live.
+    """
     config = {"quota_state_path": str(tmp_path / "quota.sqlite"), **config}
     config_path = tmp_path / f"{name}-config.json"
     config_path.write_text(json.dumps(config))
@@ -78,6 +82,10 @@ def run_tap(
         state_path = tmp_path / f"{name}-state.json"
         state_path.write_text(json.dumps(state))
         cmd += ["--state", str(state_path)]
+    if catalog is not None:
+        catalog_path = tmp_path / f"{name}-catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        cmd += ["--catalog", str(catalog_path)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_ZOOM_DEFENDER_")}
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
     stderr_path = tmp_path / f"{name}-stderr.log"

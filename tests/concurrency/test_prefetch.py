@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tap_zoom_defender.prefetch import Prefetcher, Spool, pool_size
+from tap_zoom_defender.prefetch import ListingSlots, Prefetcher, Spool, pool_size
 
 
 def test_spool_spills_beyond_its_memory_limit_and_keeps_order():
@@ -52,3 +52,51 @@ def test_pool_size_follows_budget_and_latency_within_bounds():
     assert pool_size(budget_per_second=40, latency_s=0.15, max_workers=8, listings=8) == 8
     assert pool_size(budget_per_second=40, latency_s=0.15, max_workers=16, listings=5) == 5
     assert pool_size(budget_per_second=5, latency_s=0.001, max_workers=8, listings=8) == 2
+
+
+def test_pools_sharing_listing_slots_never_page_more_listings_at_once_than_the_slots():
+    slots = ListingSlots()
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0}
+
+    def fetch(task: tuple[str, int]):
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        try:
+            for page in range(3):
+                threading.Event().wait(0.002)  # let the other pool's workers run meanwhile
+                yield 0, [(*task, page)]
+        finally:
+            with lock:
+                running["now"] -= 1
+
+    pools = [
+        Prefetcher(
+            [(name, i) for i in range(6)],
+            fetch,
+            workers=lambda _: 3,
+            slots=slots,
+            priority=turn,
+            name=name,
+        )
+        for turn, name in enumerate(("first", "second"))
+    ]
+    got: dict[str, list] = {"first": [], "second": []}
+    try:
+        for pool in pools:
+            pool.start()  # both fetch from now on, as the tap starts every stream
+        for pool, name in zip(pools, got, strict=True):
+            for index in range(6):
+                for batch in pool.spool(index).take(lambda tag: True):
+                    got[name].extend(batch)
+                pool.release(index)
+    finally:
+        for pool in pools:
+            pool.close()
+    for name, records in got.items():
+        assert records == [(name, i, page) for i in range(6) for page in range(3)]
+    assert slots.capacity == 3
+    # Plus one: the second pool's first page is sent alone (outside the slots) when it starts;
+    # that listing then waits for a slot to go on.
+    assert running["most"] <= slots.capacity + 1
