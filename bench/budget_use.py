@@ -16,7 +16,9 @@ with ``rate_limit_share: 1.0``:
 
 Where 150 ms latency and the day windows cap the rate below the budget (Zoom pages a day
 strictly in sequence), that cap is printed next to the ratio: the longest day's pages x latency
-is a floor on the wall time no matter the budget.
+is a floor on the wall time no matter the budget. Beside it, the same day listings fetched by a
+bare unpaced ``requests`` loop (one thread each, 429s retried after 200 ms) on the same sandbox:
+what this machine allows any client.
 
 Usage: .venv/bin/python bench/budget_use.py [--quick] [--plans pro business]
 """
@@ -32,8 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import (
+    bare,
     day_counts,
     heavy_entries,
+    listings,
     pages_of,
     run_tap,
     sandbox,
@@ -100,6 +104,15 @@ def measure(plan: str, users: int, events: float, sequential_days: int, tmp: Pat
                 f"  cap from windows x latency: {cap:.1f} req/s (fullest day "
                 f"{max(activity_pages)} pages x {LATENCY_S * 1000:.0f} ms = {critical:.1f} s of "
                 f"strictly sequential paging) -> achieved / cap {achieved / cap:.3f}"
+            )
+            # What this machine and sandbox allow any client: the same day listings, one
+            # thread each, no pacing (a 429 is retried after 200 ms), against the same limits.
+            listed = [e["t"] for e in heavy if e["endpoint"] == "/report/activities"]
+            _, bare_s, bare_429 = bare(sb, listings(start, end), start, threads=True)
+            print(
+                f"  the tap's activity listings took {listed[-1] - listed[0]:.1f} s; a bare "
+                f"requests loop over the same {n_windows} listings, one thread each, unpaced: "
+                f"{bare_s:.1f} s with {bare_429} HTTP 429"
             )
         print(
             f"backfill time: wall {run.wall_s:.1f} s (whole process) / theoretical minimum "

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
@@ -205,3 +205,69 @@ def heavy_entries(log: list[dict]) -> list[dict]:
 def status_counts(entries: list[dict]) -> Counter:
     """How many requests got each HTTP status."""
     return Counter(e["status"] for e in entries)
+
+
+def listings(start: datetime, end: datetime) -> list[dict[str, str]]:
+    """The tap's day requests for [start, end): the first padded before, the last after."""
+    days = []
+    day = start.date()
+    while datetime.combine(day, datetime.min.time(), timezone.utc) < end:
+        days.append(day)
+        day += timedelta(days=1)
+    out = []
+    for i, d in enumerate(days):
+        low = d - timedelta(days=1) if i == 0 else d
+        high = d + timedelta(days=1) if i == len(days) - 1 else d
+        out.append({"from": low.isoformat(), "to": high.isoformat(), "page_size": "300"})
+    return out
+
+
+def bare(
+    sb: Sandbox, params_list: list[dict], start: datetime, threads: bool
+) -> tuple[int, float, int]:
+    """A plain ``requests`` + ``json`` loop over the listings: (records, seconds, HTTP 429s).
+
+    No pacing: a 429 is retried after 200 ms (what a simple client does), and counted.
+    """
+    rejected = [0]
+    token = requests.post(
+        sb.info["oauth_url"],
+        params={"grant_type": "account_credentials", "account_id": sb.info["account_id"]},
+        auth=(sb.info["client_id"], sb.info["client_secret"]),
+        timeout=30,
+    ).json()["access_token"]
+    floor = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    counts = [0] * len(params_list)
+
+    def fetch(i: int) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            params = dict(params_list[i])
+            while True:
+                response = session.get(
+                    sb.info["api_url"] + "/report/activities", params=params, timeout=60
+                )
+                if response.status_code == 429:
+                    rejected[0] += 1
+                    time.sleep(0.2)
+                    continue
+                body = json.loads(response.content)
+                records = body["activity_logs"]
+                counts[i] += sum(1 for r in records if r["time"] >= floor)
+                if i == 0 and records and all(r["time"] < floor for r in records):
+                    return
+                if not body.get("next_page_token"):
+                    return
+                params["next_page_token"] = body["next_page_token"]
+
+    started = time.perf_counter()
+    if threads:
+        workers = [threading.Thread(target=fetch, args=(i,)) for i in range(len(params_list))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    else:
+        for i in range(len(params_list)):
+            fetch(i)
+    return sum(counts), time.perf_counter() - started, rejected[0]

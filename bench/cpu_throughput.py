@@ -18,20 +18,15 @@ Usage: .venv/bin/python bench/cpu_throughput.py [--quick] [--no-profile]
 from __future__ import annotations
 
 import argparse
-import json
 import pstats
 import sys
 import tempfile
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import TAP, UNLIMITED, Sandbox, run_tap, sandbox
+from common import TAP, UNLIMITED, bare, listings, run_tap, sandbox
 
 # What to report from the profile: label -> function (file suffix, name); cumulative seconds.
 PROFILE_GROUPS = {
@@ -51,62 +46,6 @@ PROFILE_GROUPS = {
     "STATE messages": ("singer_sdk/streams/core.py", "_write_state_message"),
     "dedupe + state bookkeeping": ("tap_zoom_defender/windows.py", "mark_emitted"),
 }
-
-
-def listings(start: datetime, end: datetime) -> list[dict[str, str]]:
-    """The tap's day requests for [start, end): the first padded before, the last after."""
-    days = []
-    day = start.date()
-    while datetime.combine(day, datetime.min.time(), timezone.utc) < end:
-        days.append(day)
-        day += timedelta(days=1)
-    out = []
-    for i, d in enumerate(days):
-        low = d - timedelta(days=1) if i == 0 else d
-        high = d + timedelta(days=1) if i == len(days) - 1 else d
-        out.append({"from": low.isoformat(), "to": high.isoformat(), "page_size": "300"})
-    return out
-
-
-def bare(sb: Sandbox, params_list: list[dict], start: datetime, threads: bool) -> tuple[int, float]:
-    token = requests.post(
-        sb.info["oauth_url"],
-        params={"grant_type": "account_credentials", "account_id": sb.info["account_id"]},
-        auth=(sb.info["client_id"], sb.info["client_secret"]),
-        timeout=30,
-    ).json()["access_token"]
-    floor = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-    counts = [0] * len(params_list)
-
-    def fetch(i: int) -> None:
-        with requests.Session() as session:
-            session.headers["Authorization"] = f"Bearer {token}"
-            params = dict(params_list[i])
-            while True:
-                body = json.loads(
-                    session.get(
-                        sb.info["api_url"] + "/report/activities", params=params, timeout=60
-                    ).content
-                )
-                records = body["activity_logs"]
-                counts[i] += sum(1 for r in records if r["time"] >= floor)
-                if i == 0 and records and all(r["time"] < floor for r in records):
-                    return
-                if not body.get("next_page_token"):
-                    return
-                params["next_page_token"] = body["next_page_token"]
-
-    started = time.perf_counter()
-    if threads:
-        workers = [threading.Thread(target=fetch, args=(i,)) for i in range(len(params_list))]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-    else:
-        for i in range(len(params_list)):
-            fetch(i)
-    return sum(counts), time.perf_counter() - started
 
 
 def summarize(profile_path: Path, total_records: int) -> None:
@@ -174,8 +113,8 @@ def main() -> None:
         )
 
         params = listings(start, end)
-        seq_n, seq_s = bare(sb, params, start, threads=False)
-        thr_n, thr_s = bare(sb, params, start, threads=True)
+        seq_n, seq_s, _ = bare(sb, params, start, threads=False)
+        thr_n, thr_s, _ = bare(sb, params, start, threads=True)
         print(
             f"bare requests + json.loads, sequential: {seq_n:,} records in {seq_s:.2f} s = "
             f"{seq_n / seq_s:,.0f} records/s"
