@@ -343,8 +343,7 @@ class Prefetcher(Generic[T]):
 
     def spool(self, index: int) -> Spool:
         """Return the spool of task ``index`` (starting the fetch if needed)."""
-        if not self._started:
-            self._start()
+        self.start()
         if not 0 <= index < len(self._tasks) or index in self._released:
             raise RuntimeError(f"{self._name}: listing {index} is not available (a bug)")
         with self._cond:

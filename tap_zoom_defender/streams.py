@@ -70,8 +70,7 @@ class SyncPlan:
 
     tasks: list
     make: Callable[[], Prefetcher]
-    state: IncrementalState | None = None
-    windows: list[Window] = field(default_factory=list)
+    state: IncrementalState | None = None  # report streams: their bookmark and dedupe set
     coverage: dict[Window, float] = field(default_factory=dict)
     _fetcher: Prefetcher | None = None
     _error: Exception | None = None
@@ -467,7 +466,7 @@ class ReportStream(ListingStream):
         after request ``k + 1`` finished. Records of a window are emitted together.
         """
         plan = self.take_plan()
-        state, windows, coverage = plan.state, plan.windows, plan.coverage
+        state, windows, coverage = plan.state, plan.tasks, plan.coverage
         assert state is not None
         if not windows:
             return
@@ -534,7 +533,6 @@ class ReportStream(ListingStream):
             windows,
             partial(self.prefetcher, windows, fetch),
             state=state,
-            windows=windows,
             coverage=coverage,
         )
 

@@ -528,7 +528,7 @@ class TapZoom(ConfigFileErrors, Tap):
         Whatever ends the sync (an error, a quota stop, SIGTERM's SystemExit) closes every
         started prefetcher: workers stop after their current request, spools and temp files go.
         """
-        early = int(self.config.get("max_workers") or prefetch.DEFAULT_MAX_WORKERS) > 1
+        early = True
         with contextlib.ExitStack() as fetching:
             for stream in self.streams.values():
                 if (
@@ -539,7 +539,7 @@ class TapZoom(ConfigFileErrors, Tap):
                     continue  # the SDK skips it too: nothing to fetch
                 fetching.callback(stream.stop_fetching)
                 # After a failed start its error is raised at its turn; the rest would meet it.
-                early = early and stream.start_fetching()
+                early = early and stream.max_workers > 1 and stream.start_fetching()
             super().sync_all()
 
     def check_access(self) -> None:

@@ -10,6 +10,7 @@ import requests
 
 from tap_zoom_defender.governor import RateGovernor
 from tap_zoom_defender.sandbox import Sandbox
+from tests.sandbox.helpers import s2s_token
 
 ACTIVITIES = "/report/activities"
 OPERATION_LOGS = "/report/operationlogs"
@@ -37,15 +38,8 @@ def governed_get(
 
 def api_session(sb: Sandbox) -> requests.Session:
     """A session holding a Server-to-Server access token for ``sb``."""
-    response = requests.post(
-        sb.oauth_url,
-        params={"grant_type": "account_credentials", "account_id": sb.account_id},
-        auth=(sb.client_id, sb.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    session.headers["Authorization"] = f"Bearer {s2s_token(sb)}"
     return session
 
 
@@ -76,3 +70,16 @@ def run_workers(count: int, target, *args: object) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def run_pipelines(pipelines: list[RateGovernor], target) -> None:
+    """Run ``target(governor)`` per governor, each in a thread like a job; then close them."""
+    try:
+        runners = [threading.Thread(target=target, args=(g,)) for g in pipelines]
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join()
+    finally:
+        for governor in pipelines:
+            governor.close()

@@ -26,6 +26,7 @@ from .helpers import (
     api_session,
     governed_get,
     report_params,
+    run_pipelines,
     run_workers,
 )
 
@@ -93,15 +94,7 @@ def test_two_pipelines_splitting_the_account_stay_within_it(sandbox_factory, tmp
 
         run_workers(2, worker)
 
-    try:
-        runners = [threading.Thread(target=pipeline, args=(g,)) for g in pipelines]
-        for runner in runners:
-            runner.start()
-        for runner in runners:
-            runner.join()
-    finally:
-        for governor in pipelines:
-            governor.close()
+    run_pipelines(pipelines, pipeline)
     heavy = [e for e in sb.request_log if e.category == "Heavy"]
     assert len(heavy) == 20
     assert [e for e in heavy if e.status == 429] == []
@@ -161,15 +154,7 @@ def test_pipelines_sharing_the_quota_file_share_one_daily_budget(sandbox_factory
                 return
             spent.append(1)
 
-    try:
-        runners = [threading.Thread(target=spend, args=(g,)) for g in pipelines]
-        for runner in runners:
-            runner.start()
-        for runner in runners:
-            runner.join()
-    finally:
-        for governor in pipelines:
-            governor.close()
+    run_pipelines(pipelines, spend)
     assert len(spent) == 6
 
 

@@ -11,21 +11,25 @@ ACTIVITIES = "/report/activities"
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=timezone.utc)
 
 
-def _keys(records):
-    return {(r["email"], r["time"], r["type"]) for r in records}
-
-
-def test_late_arrivals_appear_later_with_times_in_the_past(sandbox_factory, api):
-    sb = sandbox_factory(
+def _late_account(sandbox_factory, **late_seconds: int):
+    """Two busy days up to ``NOW``, half of the events showing up late by ``late_seconds``."""
+    return sandbox_factory(
         users=100,
         days=2,
         events_per_user_day=20,
         now=NOW,
         late_fraction=0.5,
-        late_min_seconds=600,
-        late_max_seconds=1200,
         rate_limits=False,
+        **late_seconds,
     )
+
+
+def _keys(records):
+    return {(r["email"], r["time"], r["type"]) for r in records}
+
+
+def test_late_arrivals_appear_later_with_times_in_the_past(sandbox_factory, api):
+    sb = _late_account(sandbox_factory, late_min_seconds=600, late_max_seconds=1200)
     s = api(sb)
     params = {"from": "2026-03-04", "to": "2026-03-04", "page_size": 300}
     before = fetch_all(s, sb.api_url + ACTIVITIES, params, "activity_logs")
@@ -56,16 +60,7 @@ def test_live_sandbox_keeps_producing_events(sandbox_factory):
 
 
 def test_a_listing_reads_one_snapshot_even_if_records_arrive_meanwhile(sandbox_factory, api):
-    sb = sandbox_factory(
-        users=100,
-        days=2,
-        events_per_user_day=20,
-        now=NOW,
-        late_fraction=0.5,
-        late_min_seconds=60,
-        late_max_seconds=600,
-        rate_limits=False,
-    )
+    sb = _late_account(sandbox_factory, late_min_seconds=60, late_max_seconds=600)
     s = api(sb)
     params = {"from": "2026-03-03", "to": "2026-03-04", "page_size": 50}
     snapshot = sb.ground_truth("activities", start="2026-03-03T00:00:00Z")

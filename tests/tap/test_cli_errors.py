@@ -109,17 +109,22 @@ def test_malformed_json_from_the_api(tmp_path, sandbox):
     _expect_one_error(run, EXIT_DATA, "not valid JSON", "api_url")
 
 
-def test_bad_state_file(tmp_path, sandbox):
-    state_path = tmp_path / "broken-state.json"
-    state_path.write_text("{not json")
+def _run_with_state_file(tmp_path, sandbox, text: str) -> subprocess.CompletedProcess:
+    """Run the tap CLI with ``--state`` pointing at a file holding ``text``."""
+    state_path = tmp_path / "state.json"
+    state_path.write_text(text)
     config_path = write_config(tmp_path, sandbox.tap_config())
-    proc = subprocess.run(
+    return subprocess.run(
         [TAP, "--config", str(config_path), "--state", str(state_path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_bad_state_file(tmp_path, sandbox):
+    proc = _run_with_state_file(tmp_path, sandbox, "{not json")
     assert proc.returncode == EXIT_DATA
     errors = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
     assert len(errors) == 1 and "--state" in errors[0]
@@ -192,16 +197,7 @@ def test_settings_from_environment_variables(tmp_path, sandbox_factory):
 def test_malformed_dedupe_ids_in_state_name_the_stream(tmp_path, sandbox, seen):
     state = {"bookmarks": {"activities": {"replication_key_value": "2026-01-31T00:00:00Z"}}}
     state["bookmarks"]["activities"]["seen"] = seen
-    state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps(state))
-    config_path = write_config(tmp_path, sandbox.tap_config())
-    proc = subprocess.run(
-        [TAP, "--config", str(config_path), "--state", str(state_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run_with_state_file(tmp_path, sandbox, json.dumps(state))
     assert proc.returncode == EXIT_DATA, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
     assert len(errors) == 1 and "activities" in errors[0] and "'seen'" in errors[0]
