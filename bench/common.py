@@ -46,6 +46,12 @@ class Sandbox:
         response.raise_for_status()
         return response.json()
 
+    def issue_refresh_token(self) -> str:
+        """A fresh refresh token, as an admin's consent would leave behind."""
+        response = requests.post(f"{self.info['base_url']}/_sandbox/refresh_token", timeout=60)
+        response.raise_for_status()
+        return response.json()["refresh_token"]
+
     def request_log(self, since: float) -> list[dict]:
         """Every API request the sandbox answered since ``since`` (epoch seconds)."""
         return self.control("request_log", since=since)["entries"]

@@ -7,7 +7,16 @@ Two ways to get it, chosen by the settings:
 * **OAuth app** (``refresh_token`` + ``token_store_path`` + ``client_id`` + ``client_secret``):
   the ``refresh_token`` grant. Zoom returns a NEW refresh token on every refresh and kills the old
   one, so the new one is written to the token store (atomically, owner-only) *before* the access
-  token is used. Losing it would lock the pipeline out until an admin consents again.
+  token is used. Losing it would lock the pipeline out until an admin consents again, so:
+
+  - a refresh, once sent, always completes: a SIGTERM/SIGINT that arrives meanwhile takes effect
+    only after the new token is stored (:meth:`GracefulStop.critical`), and the CLI waits for a
+    refresh on a worker thread, and lets none start, before it exits
+    (:meth:`ZoomAuthenticator.close`);
+  - the access token (valid one hour) is kept in the store too, so runs within its lifetime do
+    not refresh at all: only a SIGKILL (or power loss) during one of the few refreshes, between
+    Zoom's answer and the store's fsync (milliseconds), can still cut the chain. README
+    "Errors and exit codes" gives the recovery steps.
 
 Tokens are refreshed a margin before they expire (the SDK's check has none), and a request that
 Zoom answers with 401 code 124 makes the client call :meth:`ZoomAuthenticator.invalidate` and
@@ -17,17 +26,11 @@ retry once. Nothing here ever logs, raises or reprs a secret.
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +45,8 @@ from tap_zoom_defender.errors import (
     ZoomUnavailableError,
     register_secret,
 )
+from tap_zoom_defender.graceful_stop import STOP
+from tap_zoom_defender.token_store import TokenStore, choose_refresh_token
 
 logger = logging.getLogger(__name__)
 
@@ -52,124 +57,6 @@ REFRESH_MARGIN_FRACTION = 0.25
 TOKEN_REQUEST_TIMEOUT_S = 30.0
 TOKEN_REQUEST_ATTEMPTS = 3
 """Attempts for a token request that fails on the network or with a 5xx; 4xx never retries."""
-
-
-def _fingerprint(secret: str) -> str:
-    """Return a one-way fingerprint of a token, safe to store next to it and to compare."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredToken:
-    """What the token store holds: the newest refresh token and where its chain started."""
-
-    refresh_token: str
-    seed_sha256: str
-    saved_at: str
-
-    def __repr__(self) -> str:
-        """Never show the token itself."""
-        return f"StoredToken(saved_at={self.saved_at!r})"
-
-
-class TokenStore:
-    """The file that keeps the newest refresh token across runs.
-
-    Written atomically (temp file in the same directory, mode 0600, fsync, ``os.replace``,
-    fsync of the directory) so a crash leaves either the old or the new token, never half of one.
-    ``seed_sha256`` fingerprints the ``refresh_token`` *setting* the chain started from: when the
-    setting still matches it, the store is newer and wins; when an admin pastes a new token into
-    the setting (after consenting again), the setting wins.
-    """
-
-    def __init__(self, path: Path) -> None:
-        """Remember the path; nothing is read or written yet."""
-        self.path = path
-
-    def load(self) -> StoredToken | None:
-        """Return the stored token, None if there is no store yet; ConfigError if unreadable."""
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ConfigError(
-                [f"token_store_path={self.path}: cannot read the token store ({exc.strerror})"]
-            ) from None
-        try:
-            data = json.loads(raw)
-            stored = StoredToken(
-                refresh_token=str(data["refresh_token"]),
-                seed_sha256=str(data.get("seed_sha256", "")),
-                saved_at=str(data.get("saved_at", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError(
-                [
-                    f"token_store_path={self.path} is not a token store written by this tap "
-                    "(expected JSON with refresh_token): point token_store_path at another file "
-                    "or delete it and set refresh_token"
-                ]
-            ) from None
-        register_secret(stored.refresh_token)
-        return stored
-
-    def save(self, refresh_token: str, seed_sha256: str) -> None:
-        """Atomically replace the store with ``refresh_token`` (owner read/write only)."""
-        payload = json.dumps(
-            {
-                "refresh_token": refresh_token,
-                "seed_sha256": seed_sha256,
-                "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            }
-        ).encode()
-        directory = self.path.parent
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-        with contextlib.suppress(OSError):  # not every filesystem can fsync a directory
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-
-
-def choose_refresh_token(setting: str | None, store: TokenStore) -> tuple[str, str]:
-    """Return ``(refresh_token to use, seed fingerprint of its chain)``.
-
-    The store wins when it descends from the current setting (or there is no setting); a setting
-    that is neither the store's seed nor its token is a newly consented one and wins.
-    """
-    stored = store.load()
-    if setting:
-        register_secret(setting)
-        seed = _fingerprint(setting)
-        if stored and (stored.seed_sha256 == seed or stored.refresh_token == setting):
-            return stored.refresh_token, stored.seed_sha256
-        if stored:
-            logger.info(
-                "refresh_token setting is newer than the token store (%s): using the setting",
-                store.path,
-            )
-        return setting, seed
-    if stored:
-        return stored.refresh_token, stored.seed_sha256
-    raise ConfigError(
-        [
-            f"token_store_path={store.path} holds no token yet and refresh_token is not set: "
-            "set refresh_token to the token from the app's consent flow"
-        ]
-    )
 
 
 def api_base_from_token_response(api_url: str) -> str | None:
@@ -203,15 +90,22 @@ class ZoomAuthenticator(OAuthAuthenticator):
         self._store = token_store
         self._refresh_token: str | None = None
         self._seed = ""
-        if account_id is None:
-            if token_store is None:
-                raise ConfigError(["token_store_path is required with refresh_token"])
-            self._refresh_token, self._seed = choose_refresh_token(refresh_token, token_store)
         self._lock = threading.RLock()
+        self._closed = False
         self._expires_at = 0.0  # monotonic
         self._http = requests.Session()
         self.token_api_url: str | None = None
         self.refresh_count = 0
+        if account_id is None:
+            if token_store is None:
+                raise ConfigError(["token_store_path is required with refresh_token"])
+            chain = choose_refresh_token(refresh_token, token_store)
+            self._refresh_token, self._seed = chain.refresh_token, chain.seed_sha256
+            live = chain.live_access_token()
+            if live is not None:  # issued by an earlier run and still good: no refresh now
+                self.access_token, left = live
+                self._expires_at = time.monotonic() + left
+                self.token_api_url = chain.api_url
 
     def __repr__(self) -> str:
         """Say which mode, never which token."""
@@ -239,7 +133,7 @@ class ZoomAuthenticator(OAuthAuthenticator):
     def update_access_token(self) -> None:
         """Fetch a new access token (and, for OAuth apps, persist the rotated refresh token)."""
         with self._lock:
-            self._update_access_token()
+            self._refresh()
 
     @override
     def handle_error(self, *, content: str, status_code: int | None) -> None:
@@ -251,9 +145,24 @@ class ZoomAuthenticator(OAuthAuthenticator):
         """Return a token with more than the margin left, refreshing it once if needed."""
         with self._lock:
             if not self.is_token_valid():
-                self._update_access_token()
+                self._refresh()
             assert self.access_token is not None
             return self.access_token
+
+    def add_response_hook(self, hook: Callable[..., Any]) -> None:
+        """Call ``hook(response)`` for every token-endpoint response (e.g. to read its Date)."""
+        self._http.hooks["response"].append(hook)
+
+    def close(self) -> None:
+        """Wait for a refresh in flight, then refuse new ones (the CLI calls it before exiting).
+
+        A worker thread may be refreshing when the main thread stops (a signal, an error);
+        ending the process then would drop Zoom's answer, and with it the only valid refresh
+        token. A worker that needs a token after this gets an error instead of starting a
+        refresh the exiting process could not finish.
+        """
+        with self._lock:
+            self._closed = True
 
     def invalidate(self, token: str | None) -> None:
         """Zoom rejected ``token`` (401 code 124): drop it so the next request refreshes.
@@ -266,6 +175,13 @@ class ZoomAuthenticator(OAuthAuthenticator):
                 self._expires_at = 0.0
 
     # ---------------------------------------------------------------------------- internals
+
+    def _refresh(self) -> None:
+        """Refresh under the lock; a stop signal waits until the new tokens are stored."""
+        if self._closed:
+            raise ZoomUnavailableError("the tap is stopping: no new access token is requested")
+        with STOP.critical():
+            self._update_access_token()
 
     def _update_access_token(self) -> None:
         if self._account_id is not None:
@@ -291,30 +207,55 @@ class ZoomAuthenticator(OAuthAuthenticator):
             )
         register_secret(access_token)
         new_refresh = body.get("refresh_token")
-        if self._account_id is None and isinstance(new_refresh, str) and new_refresh:
+        if isinstance(new_refresh, str):
             register_secret(new_refresh)
-            if new_refresh != self._refresh_token:
-                self._persist_refresh_token(new_refresh)
         try:
             lifetime = float(body.get("expires_in") or 3600)
         except (TypeError, ValueError):
             lifetime = 3600.0
         margin = min(MAX_REFRESH_MARGIN_S, lifetime * REFRESH_MARGIN_FRACTION)
-        self.access_token = access_token
-        self.expires_in = int(lifetime)
-        self.last_refreshed = datetime.now(timezone.utc)
-        self._expires_at = started + lifetime - margin
-        self.refresh_count += 1
+        valid_for = lifetime - margin - (time.monotonic() - started)
         api_url = body.get("api_url")
         if isinstance(api_url, str) and api_url:
             self.token_api_url = api_base_from_token_response(api_url)
+        if self._account_id is None:
+            # First of all, before the token is used: Zoom already killed the previous one.
+            self._persist(
+                new_refresh if isinstance(new_refresh, str) and new_refresh else None,
+                access_token,
+                time.time() + valid_for,
+            )
+        self.access_token = access_token
+        self.expires_in = int(lifetime)
+        self.last_refreshed = datetime.now(timezone.utc)
+        self._expires_at = time.monotonic() + valid_for
+        self.refresh_count += 1
 
-    def _persist_refresh_token(self, new_refresh: str) -> None:
-        """Save the rotated token; the old one is already dead, so failure must be loud."""
-        assert self._store is not None
+    def _persist(self, new_refresh: str | None, access_token: str, refresh_at: float) -> None:
+        """Save the rotated refresh token and the new access token.
+
+        The old refresh token is already dead, so failing to save the new one must be loud.
+        """
+        assert self._store is not None and self._refresh_token is not None
+        rotated = new_refresh is not None and new_refresh != self._refresh_token
+        refresh_token = new_refresh if rotated else self._refresh_token
         try:
-            self._store.save(new_refresh, self._seed)
+            self._store.save(
+                refresh_token,
+                self._seed,
+                access_token=access_token,
+                access_refresh_at=refresh_at,
+                api_url=self.token_api_url,
+            )
         except OSError as exc:
+            if not rotated:
+                logger.warning(
+                    "token_store_path=%s: cannot save the access token (%s); the refresh token "
+                    "there still works",
+                    self._store.path,
+                    exc.strerror,
+                )
+                return
             raise ConfigError(
                 [
                     f"token_store_path={self._store.path}: cannot save the rotated refresh token "
@@ -322,8 +263,9 @@ class ZoomAuthenticator(OAuthAuthenticator):
                     "writable and consent to the app again to get a new refresh_token"
                 ]
             ) from None
-        self._refresh_token = new_refresh
-        logger.info("Saved the rotated refresh token to %s", self._store.path)
+        self._refresh_token = refresh_token
+        if rotated:
+            logger.info("Saved the rotated refresh token to %s", self._store.path)
 
     def _post(
         self, params: dict[str, str], data: dict[str, str] | None, headers: dict[str, str]

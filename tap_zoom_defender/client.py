@@ -8,6 +8,10 @@ Each request goes through three layers, innermost first:
    code 124 drops the token and retries once with a fresh one;
 3. the SDK's backoff decorator for 5xx, malformed bodies and network errors, after which the
    last failure is turned into one clear error (:mod:`tap_zoom_defender.errors`).
+
+Paging (:meth:`ZoomStream.iter_pages`) follows ``next_page_token``; a token that comes back a
+second time in one listing (A, A or A, B, A) would page forever, and ends the listing with
+:class:`PageTokenLoopError` before it is sent again.
 """
 
 from __future__ import annotations
@@ -75,6 +79,23 @@ class PageTokenExpiredError(ZoomAPIError):
     """Zoom no longer accepts the ``next_page_token`` (15-minute lifetime): restart the listing."""
 
 
+class PageTokenLoopError(ZoomAPIError):
+    """Zoom's ``next_page_token`` repeated an earlier one of the same listing: it would never end.
+
+    Raised before the repeated token is sent, so a loop (A, A or A, B, A) costs one request per
+    distinct token and no more.
+    """
+
+
+class _RepeatedTokenError(Exception):
+    """The paginator saw a token again; :meth:`ZoomStream.iter_pages` names the listing."""
+
+    def __init__(self, page: int, first: int) -> None:
+        super().__init__(f"page {page} returned the same next_page_token as page {first}")
+        self.page = page
+        self.first = first
+
+
 class _MalformedBodyError(RetriableAPIError):
     """A 2xx body that is not JSON: retried like a 5xx (proxies and cut connections do this)."""
 
@@ -96,11 +117,16 @@ _MISSING = object()
 
 
 class ZoomPaginator(BaseAPIPaginator[str | None]):
-    """Zoom's cursor: ``next_page_token`` from the (already parsed) body; empty means done."""
+    """Zoom's cursor: ``next_page_token`` from the (already parsed) body; empty means done.
+
+    Every token of the listing is remembered with the page that returned it: a token handed out
+    a second time means the pages go round in a circle, and is refused before it is sent.
+    """
 
     def __init__(self) -> None:
         """Start without a token (the first page)."""
         super().__init__(None)
+        self._returned_by: dict[str, int] = {}
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
@@ -110,7 +136,13 @@ class ZoomPaginator(BaseAPIPaginator[str | None]):
         """
         body = response_body(response)
         token = body.get("next_page_token") if isinstance(body, dict) else None
-        return token or None
+        if not token:
+            return None
+        page = self.count  # the page whose response this is (1 = the first)
+        first = self._returned_by.setdefault(str(token), page)
+        if first != page:
+            raise _RepeatedTokenError(page, first)
+        return token
 
 
 class _HideExpectedErrors(logging.Filter):
@@ -152,10 +184,12 @@ class ZoomStream(RESTStream):
         """Return this thread's session (``requests.Session`` is not thread-safe).
 
         Concurrent listings (see :mod:`tap_zoom_defender.prefetch`) page on their own threads.
+        Every answer's ``Date`` header updates Zoom's clock (:mod:`tap_zoom_defender.zoom_clock`).
         """
         session = getattr(self._sessions, "session", None)
         if session is None:
             session = requests.Session()
+            session.hooks["response"].append(self._tap.zoom_clock.observe)  # type: ignore[attr-defined]
             self._sessions.session = session
         return session
 
@@ -218,7 +252,57 @@ class ZoomStream(RESTStream):
                 response = decorated_request(prepared, params)
                 request_counter.increment()
                 yield self.parse_page(response)
-                paginator.advance(response)
+                try:
+                    paginator.advance(response)
+                except _RepeatedTokenError as exc:
+                    raise PageTokenLoopError(
+                        f"Zoom's paging of {self.describe_listing(params)} goes round in a "
+                        f"circle: {exc}, so the listing would never end; stopped there, after "
+                        f"{exc.page} pages. This is a fault of Zoom (or of a proxy at api_url): "
+                        "run again later, and report it to Zoom if it persists"
+                    ) from None
+
+    def restarts_exhausted(
+        self,
+        params: dict[str, Any],
+        last: PageTokenExpiredError,
+        *,
+        expiries: int,
+        requests: int,
+        furthest: int,
+    ) -> PageTokenExpiredError:
+        """Return the error ending a listing whose page tokens kept expiring (which, how far, why).
+
+        Every restart replays the listing from page 1, so fewer pages per listing (larger pages,
+        one-day windows) leave fewer tokens to expire; the advice names what is not yet so.
+        """
+        fewer = []
+        page_size = int(self.config.get("page_size") or zoom_limits.MAX_PAGE_SIZE)
+        if page_size < zoom_limits.MAX_PAGE_SIZE:
+            fewer.append(f"page_size {zoom_limits.MAX_PAGE_SIZE} (now {page_size})")
+        window_days = int(self.config.get("window_days") or 1)
+        if "from" in params and window_days > 1:
+            fewer.append(f"window_days 1 (now {window_days})")
+        advice = (
+            f"Fewer pages per listing leave fewer tokens to expire: set {' and '.join(fewer)}. "
+            if fewer
+            else ""
+        )
+        return PageTokenExpiredError(
+            f"Zoom expired the next_page_token of {self.describe_listing(params)} {expiries} "
+            f"times; restarting from page 1, {requests} requests got no further than page "
+            f"{furthest} (Zoom said: {last}). Run again: the saved state keeps every record "
+            f"emitted so far and a report stream resumes at this window. {advice}Zoom's page "
+            "tokens live 15 minutes: if this recurs, look in the log for long HTTP 429 waits or "
+            "slow responses",
+            status=last.status,
+            code=last.code,
+        )
+
+    def describe_listing(self, params: dict[str, Any]) -> str:
+        """Name one listing in an error: ``GET /report/activities from=... to=...``."""
+        query = " ".join(f"{k}={v}" for k, v in params.items() if k != "include_fields")
+        return f"GET {self.path} {query}".rstrip()
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
@@ -399,4 +483,11 @@ def zoom_error(response: requests.Response) -> tuple[int | None, str]:
     return None, (text[:200] or response.reason or "no message")
 
 
-__all__ = ["PageTokenExpiredError", "ZoomPaginator", "ZoomStream", "response_body", "zoom_error"]
+__all__ = [
+    "PageTokenExpiredError",
+    "PageTokenLoopError",
+    "ZoomPaginator",
+    "ZoomStream",
+    "response_body",
+    "zoom_error",
+]

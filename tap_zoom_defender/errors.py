@@ -20,6 +20,7 @@ from singer_sdk.exceptions import FatalAPIError
 EXIT_OK: Final = 0
 EXIT_DATA: Final = 65  # EX_DATAERR: the API (or a state file) sent something we cannot parse
 EXIT_UNAVAILABLE: Final = 69  # EX_UNAVAILABLE: host unreachable / Zoom kept failing
+EXIT_IOERR: Final = 74  # EX_IOERR: our stdout was closed (the target died or stopped reading)
 EXIT_QUOTA: Final = 75  # EX_TEMPFAIL: daily quota spent; rerun after the reset time
 EXIT_API: Final = 76  # EX_PROTOCOL: Zoom answered with an error we cannot work around
 EXIT_AUTH: Final = 77  # EX_NOPERM: credentials rejected or a scope is missing
@@ -135,6 +136,12 @@ class StateError(InputFileError):
     """The state passed with --state cannot be used."""
 
     exit_code = EXIT_DATA
+
+
+class OutputClosed(ZoomTapError):
+    """The process reading the tap's stdout (the target) went away mid-sync."""
+
+    exit_code = EXIT_IOERR
 
 
 class QuotaStop(ZoomTapError):

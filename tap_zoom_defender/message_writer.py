@@ -22,17 +22,24 @@ What this writer does instead, and why it is safe:
   buffer in order, so a STATE reaches the target only after every record it covers. Records
   still in the buffer when the process ends are written by the interpreter's exit flush of
   ``sys.stdout`` (normal end, ``sys.exit`` with an error code, an uncaught exception, and
-  SIGTERM, which the SDK turns into a final STATE and ``sys.exit``). Only a hard kill
+  SIGTERM, after which the stream writes its final STATE and the CLI exits 143). Only a hard kill
   (SIGKILL) can lose them, and those records follow the last STATE, so the next run
   re-extracts them: the at-least-once guarantee is unchanged.
 * Lines are written to whatever ``sys.stdout`` is at call time (no cached file descriptor):
   Meltano reads the process's stdout, and in-process tests (singer-sdk's test runner) swap
   ``sys.stdout`` for a ``StringIO``.
-* ``PYTHONUNBUFFERED=1`` (common in container images) makes ``sys.stdout`` write-through: one
-  system call per ``write``, flush or not, which would undo the saving. When ``sys.stdout`` is
-  a write-through text stream, the writer turns write-through off (``reconfigure``); its text
-  layer then batches ~8 KiB per system call. That is the tap's Singer channel, which it owns;
-  logs go to stderr and stay unbuffered.
+* ``PYTHONUNBUFFERED=1`` (set by most container images and orchestrators) gives ``sys.stdout``
+  a write-through text layer directly on the raw file (no ``BufferedWriter``): one system call
+  per ``write``, which would undo the saving. Turning write-through off there is NOT safe: the
+  text layer then hands ~8 KiB chunks to the raw file, and a raw ``write`` to a full pipe that a
+  signal interrupts returns a partial count, which the text layer ignores: the rest of the
+  chunk is silently lost (seen as torn RECORD lines and missing records after SIGTERM). So the
+  writer puts a real ``io.BufferedWriter`` between them (:func:`buffered_stdout`), which writes
+  every byte, retrying partial and interrupted writes, and makes that the process's
+  ``sys.stdout`` so every message (the SDK's too) goes through one buffer, in order. That is
+  the tap's Singer channel, which it owns; logs go to stderr and stay unbuffered.
+* Nothing is written from a signal handler (see :mod:`tap_zoom_defender.graceful_stop`): a write
+  from there could land inside another write.
 """
 
 from __future__ import annotations
@@ -41,14 +48,17 @@ import io
 import json
 import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
-__all__ = ["ZoomMessageWriter"]
+__all__ = ["ZoomMessageWriter", "buffered_stdout"]
+
+STDOUT_BUFFER_BYTES = 64 * 1024
+"""Bytes per system call to the target's pipe (the pipe itself holds 64 KiB on Linux)."""
 
 
 def _datetime_only(value: object) -> str:
@@ -65,6 +75,32 @@ _RECORD_ENCODER = json.JSONEncoder(
     default=_datetime_only,
 )
 """One encoder for every RECORD (``json.dumps`` with arguments builds a new one per call)."""
+
+
+def buffered_stdout() -> TextIO:
+    """Return ``sys.stdout``, first made buffered if it writes straight to the raw file.
+
+    Under ``PYTHONUNBUFFERED`` the process's stdout is a text layer on a raw ``FileIO``; it is
+    replaced by a text layer on a ``BufferedWriter`` over the same descriptor (see the module
+    docstring), which it never closes. Anything else (a normal buffered stdout, a stream a test
+    put in place of stdout) is returned as it is.
+    """
+    out = sys.stdout
+    if (
+        out is sys.__stdout__
+        and isinstance(out, io.TextIOWrapper)
+        and isinstance(out.buffer, io.RawIOBase)
+    ):
+        out.flush()
+        raw = io.FileIO(out.fileno(), "w", closefd=False)  # never closes the process's stdout
+        out = io.TextIOWrapper(
+            io.BufferedWriter(raw, buffer_size=STDOUT_BUFFER_BYTES),
+            encoding=out.encoding,
+            errors=out.errors,
+            write_through=False,
+        )
+        sys.stdout = out
+    return out
 
 
 class ZoomMessageWriter(SingerWriter):
@@ -91,9 +127,6 @@ class ZoomMessageWriter(SingerWriter):
     def write_message(self, message: Any) -> None:
         """Write a RECORD without flushing; every other message the SDK's way (with a flush)."""
         if isinstance(message, RecordMessage):
-            out = sys.stdout
-            if isinstance(out, io.TextIOWrapper) and out.write_through:
-                out.reconfigure(write_through=False)  # PYTHONUNBUFFERED: see module docstring
-            out.write(self.format_message(message) + "\n")
+            buffered_stdout().write(self.format_message(message) + "\n")
             return
         super().write_message(message)

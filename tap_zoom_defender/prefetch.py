@@ -44,6 +44,8 @@ from typing import Any, Generic, TypeVar
 
 from singer_sdk import typing as th
 
+from tap_zoom_defender.graceful_stop import STOP, StopRequested
+
 T = TypeVar("T")
 Segment = tuple[int, list]
 """``(tag, records)``: a batch of records and the window (tag) they belong to."""
@@ -231,7 +233,8 @@ class Spool:
                 while index >= len(self._entries) and not self._done:
                     if self._pull is not None:
                         break
-                    self._cond.wait()
+                    with STOP.interruptible():  # waiting for a worker's page
+                        self._cond.wait()
                 if index >= len(self._entries) and self._done:
                     if self._error is not None:
                         raise self._error
@@ -356,7 +359,8 @@ class Prefetcher(Generic[T]):
             if self.workers <= 1:
                 return self._sequential_spool(index)
             while index not in self._spools:  # a worker is about to start it
-                self._cond.wait()
+                with STOP.interruptible():
+                    self._cond.wait()
             return self._spools[index]
 
     def release(self, index: int) -> None:
@@ -403,9 +407,12 @@ class Prefetcher(Generic[T]):
         iterator = self._fetch(self._tasks[0])
         started = time.monotonic()
         try:
-            segment = next(iterator, None)
+            with STOP.interruptible():  # the first request, on the caller's (main) thread
+                segment = next(iterator, None)
+        except StopRequested:
+            first.finish()
+            raise
         except Exception as exc:  # raised to the consumer when it reads task 0
-            # (SystemExit from SIGTERM, KeyboardInterrupt: not kept for later, they end the run)
             first.finish(exc)
             self.workers = 1
             return
@@ -500,7 +507,8 @@ class Prefetcher(Generic[T]):
     def _puller(spool: Spool, iterator: Iterator[Segment]) -> Callable[[], bool]:
         def pull() -> bool:
             try:
-                segment = next(iterator)
+                with STOP.interruptible():  # a request on the consumer's (main) thread
+                    segment = next(iterator)
             except StopIteration:
                 return False
             except BaseException as exc:

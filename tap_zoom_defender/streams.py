@@ -10,16 +10,15 @@ on the SDK's thread: it emits window after window, oldest first, skips what was 
 and checkpoints the state after each window.
 
 The SDK syncs one stream after another, but their listings need not wait for that: the tap calls
-:meth:`ListingStream.start_fetching` on every selected stream when the sync starts, which plans
-the stream's listings (from its bookmark) and starts its prefetcher right away. When the SDK gets
-to the stream, :meth:`~ListingStream.take_plan` hands ``get_records`` that same plan.
+:meth:`~tap_zoom_defender.listing_stream.ListingStream.start_fetching` on every selected stream
+when the sync starts, which plans the stream's listings (from its bookmark) and starts its
+prefetcher right away (see :mod:`listing_stream`).
 """
 
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,16 +28,12 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_zoom_defender import zoom_limits
-from tap_zoom_defender.client import PageTokenExpiredError, ZoomStream
 from tap_zoom_defender.governor import QuotaExhausted
+from tap_zoom_defender.graceful_stop import STOP
+from tap_zoom_defender.listing_stream import ListingStream, SyncPlan
 from tap_zoom_defender.prefetch import (
-    DEFAULT_MAX_WORKERS,
-    MAX_POOL_SIZE,
-    Prefetcher,
     Segment,
-    pool_size,
 )
-from tap_zoom_defender.progress import DEFAULT_PROGRESS_INTERVAL_S, Progress
 from tap_zoom_defender.windows import (
     IncrementalState,
     OccurrenceKeyer,
@@ -55,216 +50,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_zoom_defender") / "schemas")
-MAX_LISTING_RESTARTS = 3
-"""How often one listing may restart after Zoom expired its page token (15-minute lifetime)."""
-
-
-@dataclass
-class SyncPlan:
-    """What one sync of a stream fetches, planned once, and the prefetcher fetching it.
-
-    Planned when the sync starts (see :meth:`ListingStream.start_fetching`) or, if the tap did
-    not start it early, when the SDK gets to the stream. Either way ``get_records`` emits exactly
-    this plan: the windows are computed once, from one "now".
-    """
-
-    tasks: list
-    make: Callable[[], Prefetcher]
-    state: IncrementalState | None = None  # report streams: their bookmark and dedupe set
-    coverage: dict[Window, float] = field(default_factory=dict)
-    _fetcher: Prefetcher | None = None
-    _error: Exception | None = None
-
-    def start(self) -> bool:
-        """Create the prefetcher and send its first request now; False if either failed.
-
-        An error is kept and raised by :meth:`fetcher`, i.e. on the SDK's thread when the
-        stream's turn comes, exactly where it would have been raised without the early start.
-        """
-        if not self.tasks:  # nothing to fetch (get_records returns at once)
-            return True
-        try:
-            self._fetcher = self.make()
-        except Exception as exc:
-            self._error = exc
-            return False
-        self._fetcher.start()
-        return not self._fetcher.failed_early
-
-    def fetcher(self) -> Prefetcher:
-        """Return the prefetcher (started early or created now); raise what creating it raised."""
-        if self._error is not None:
-            raise self._error
-        if self._fetcher is None:
-            self._fetcher = self.make()
-        return self._fetcher
-
-    def close(self) -> None:
-        """Stop the workers and delete the spools (idempotent)."""
-        if self._fetcher is not None:
-            self._fetcher.close()
-
-
-class ListingStream(ZoomStream):
-    """Adds restart-on-expired-page-token to the SDK's paging loop, and early fetching."""
-
-    _early: SyncPlan | Exception | None = None  # made by start_fetching, not yet taken
-    _current: SyncPlan | None = None  # this sync's plan, early or not: closed by stop_fetching
-
-    def listing(
-        self, params: dict[str, Any], on_restart: Callable[[], None] | None = None
-    ) -> Iterator[list[dict]]:
-        """Yield every page of one listing; restart it if Zoom expires the page token.
-
-        A restart yields the first pages again: callers dedupe (users by id, reports by
-        event_id after ``on_restart`` resets the occurrence counter).
-        """
-        for attempt in range(MAX_LISTING_RESTARTS + 1):
-            try:
-                yield from self.iter_pages(params)
-                return
-            except PageTokenExpiredError:
-                if attempt == MAX_LISTING_RESTARTS:
-                    raise
-                self.logger.warning(
-                    "Zoom expired the page token of GET %s %s; restarting that listing",
-                    self.path,
-                    params,
-                )
-                if on_restart:
-                    on_restart()
-        return  # pragma: no cover
-
-    @property
-    def max_workers(self) -> int:
-        """The ``max_workers`` setting (1 = one request at a time)."""
-        return int(self.config.get("max_workers") or DEFAULT_MAX_WORKERS)
-
-    def plan_sync(self) -> SyncPlan:
-        """Plan this sync's listings (subclasses); nothing is requested yet."""
-        raise NotImplementedError
-
-    def start_fetching(self) -> bool:
-        """Plan this sync now and start fetching, long before the SDK emits this stream.
-
-        Called by the tap for every selected stream when the sync starts (not with
-        ``max_workers: 1``). Returns False when planning or the first request failed: the error
-        is raised when the SDK gets to the stream, and the tap starts no further streams (they
-        would only meet the same bad token, missing scope or spent quota).
-        """
-        try:
-            plan = self.plan_sync()
-        except Exception as exc:
-            self._early = exc
-            return False
-        self._early = self._current = plan
-        return plan.start()
-
-    def stop_fetching(self) -> None:
-        """Stop this sync's prefetcher: workers, spools, temp files (idempotent).
-
-        ``get_records`` closes it too when it ends; this is for every other way out (an
-        earlier stream's error, SIGTERM) while it may be fetching ahead.
-        """
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-
-    def take_plan(self) -> SyncPlan:
-        """Return the plan :meth:`start_fetching` made (raise its error), else plan now."""
-        early, self._early = self._early, None
-        if isinstance(early, Exception):
-            raise early
-        if early is None:
-            early = self._current = self.plan_sync()
-        return early
-
-    def prefetcher(self, tasks: list, fetch: Callable[[Any], Iterator[Segment]]) -> Prefetcher:
-        """Return a pool for ``tasks``, sized from the budget and the first request's latency.
-
-        The shared objects every worker uses are created here, on the SDK's thread, first.
-        With several workers the pool shares the rate category's listing slots with the other
-        streams (they may all be fetching at once) and has this stream's turn as priority.
-        """
-        _ = (self.authenticator, self.governor, self.url_base)
-        budget = self.governor.budget_per_second(self.rate_category)
-        slots = self._tap.listing_slots(self.rate_category)  # type: ignore[attr-defined]
-
-        def size(latency: float) -> int:
-            # What the whole budget can use: the category's listing slots, shared by every
-            # stream fetching at once (an incremental run's 2 windows must not cap the others).
-            budget_workers = pool_size(
-                budget_per_second=budget,
-                latency_s=latency,
-                max_workers=self.max_workers,
-                listings=MAX_POOL_SIZE,
-            )
-            slots.widen(budget_workers)
-            workers = min(budget_workers, len(tasks))
-            self.logger.info(
-                "%s: %d listing(s), %d worker(s) (budget %.1f %s req/s, first request %.0f ms)",
-                self.name,
-                len(tasks),
-                workers,
-                budget,
-                self.rate_category,
-                latency * 1000,
-            )
-            return workers
-
-        if self.max_workers == 1:
-            return Prefetcher(tasks, self._on_worker(fetch), workers=1, name=self.name)
-        return Prefetcher(
-            tasks,
-            self._on_worker(fetch),
-            workers=size,
-            name=self.name,
-            slots=slots,
-            priority=list(self._tap.streams).index(self.name),
-        )
-
-    def _on_worker(
-        self, fetch: Callable[[Any], Iterator[Segment]]
-    ) -> Callable[[Any], Iterator[Segment]]:
-        """Wrap ``fetch`` so a worker thread closes its own HTTP session when it is done."""
-
-        def run(task: Any) -> Iterator[Segment]:
-            try:
-                yield from fetch(task)
-            finally:
-                if self.max_workers > 1:
-                    self.close_thread_session()
-
-        return run
-
-    def progress(
-        self,
-        total: int,
-        unit: str = "windows",
-        fetched: Callable[[], float] | None = None,
-    ) -> Progress:
-        """Return the progress reporter of one sync of this stream."""
-        interval = self.config.get("progress_interval_seconds")
-        return Progress(
-            self.logger,
-            self.name,
-            total_windows=total,
-            interval=DEFAULT_PROGRESS_INTERVAL_S if interval is None else float(interval),
-            stats=self.governor.stats,
-            category=self.rate_category,
-            unit=unit,
-            fetched=fetched,
-        )
-
-    def probe_params(self) -> dict[str, Any]:
-        """Query of the single request ``--test`` sends to check credentials and scopes."""
-        return {}
-
-    def probe(self) -> None:
-        """Send one request (first page only) so a missing scope or bad credential surfaces."""
-        pages = self.iter_pages(self.probe_params())
-        next(pages, None)
-        pages.close()
 
 
 class UsersStream(ListingStream):
@@ -296,6 +81,7 @@ class UsersStream(ListingStream):
                 for index in range(len(statuses)):
                     for batch in fetcher.spool(index).take(lambda tag: True):
                         for record in batch:
+                            STOP.check()  # a safe point: every record handed out was written
                             user_id = record.get("id")
                             if user_id in emitted:
                                 continue
@@ -436,8 +222,13 @@ class ReportStream(ListingStream):
             coverage[window] = 1.0
 
     def plan(self, state: IncrementalState) -> list[Window]:
-        """Return the windows this sync fetches, from the bookmark (or lookback) up to now."""
-        now = utc_now()
+        """Return the windows this sync fetches, from the bookmark (or lookback) up to now.
+
+        "Now" is the earlier of this machine's clock and Zoom's (see :mod:`zoom_clock`): a
+        bookmark ahead of Zoom's clock would skip the events Zoom shows after this run.
+        """
+        now = self._tap.zoom_clock.sync_end()  # type: ignore[attr-defined]
+        state.check_not_ahead(now)
         start_date = self.config.get("start_date")
         start, end = sync_range(
             state.bookmark,
@@ -491,6 +282,9 @@ class ReportStream(ListingStream):
                             for record in batch:
                                 if state.is_seen(record):
                                     continue
+                                # A safe point: every record handed out is written and marked;
+                                # a stop settles the state and writes the final STATE below.
+                                STOP.check()
                                 yield record
                                 state.mark_emitted(record)  # only after the SDK has written it
                                 fresh += 1

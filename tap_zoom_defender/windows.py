@@ -36,13 +36,14 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from tap_zoom_defender import zoom_limits
 from tap_zoom_defender.errors import MalformedResponseError, StateError
+from tap_zoom_defender.json_kind import json_kind
 
 ONE_DAY = timedelta(days=1)
 MAX_WINDOW_DAYS = zoom_limits.REPORT_MAX_RANGE_DAYS - 3
@@ -280,15 +281,16 @@ class OccurrenceKeyer:
 class IncrementalState:
     """The stream's bookmark and bounded dedupe set, living inside the SDK's state dict.
 
-    The dict is the SDK's own stream state entry, so every STATE message the SDK writes (also on
-    SIGTERM) carries exactly what has been emitted so far. Two id lists:
+    The dict is the SDK's own stream state entry, so every STATE message carries exactly what has
+    been emitted so far. Two id lists:
 
     * ``seen``: emitted records at or after ``bookmark - late_arrival_hours``, the late-arrival
       dedupe set the next run needs;
     * ``emitting``: records already emitted from the window in progress (empty between
-      windows). When a sync stops on an error or the quota, :meth:`settle` moves them into
-      ``seen`` for the final STATE; after a SIGTERM (whose STATE the SDK writes as it is) the
-      next run reads them as ``seen``. Either way the next run emits none of them again.
+      windows). When a sync stops (an error, the quota, SIGTERM/SIGINT), :meth:`settle` moves
+      them into ``seen`` for the final STATE; a STATE written mid-window (by an older version
+      or in BATCH mode) still carries them, and the next run reads them as ``seen``. Either way
+      the next run emits none of them again.
 
     Each list entry is a *chunk*: ``"<newest time key> <id><id>..."``, up to :attr:`CHUNK` ids
     of 16 hex digits (the first 64 bits of ``event_id``; a false match needs ~1e9 ids in one
@@ -310,14 +312,22 @@ class IncrementalState:
     CHUNK = 512
     """Ids joined into one chunk string."""
 
+    AHEAD_TOLERANCE = timedelta(minutes=5)
+    """How far a bookmark may lie beyond "now" before it is refused (clocks are not exact)."""
+
+    FIX_ENTRY = (
+        "remove the stream's entry from the state to sync it again from lookback_days/start_date "
+        "(events already loaded are sent again)"
+    )
+
     def __init__(self, state: MutableMapping[str, Any], *, late_arrival: timedelta, name: str):
         """Adopt (and validate) the state entry of stream ``name``."""
         self._state = state
         self._late = late_arrival
         self._name = name
         self._seen: list[str] = [
-            *self._read(state.get("seen"), "seen"),
-            *self._read(state.get("emitting"), "emitting"),
+            *self._read(state.get("seen"), "seen", name),
+            *self._read(state.get("emitting"), "emitting", name),
         ]
         self._ids: set[int] = {
             int(chunk[i : i + _ID_HEX], 16)
@@ -329,13 +339,60 @@ class IncrementalState:
         self._loose = 0  # entries at the end of ``_emitting`` not joined into a chunk yet
         state["emitting"] = self._emitting
         state["replication_key"] = "time"
-        self._bookmark: datetime | None = None
-        value = state.get("replication_key_value")
-        if value:
-            try:
-                self._bookmark = parse_time(value, what=f"state for stream {name}")
-            except MalformedResponseError as exc:
-                raise StateError(f"{exc}: fix or drop the bookmark") from None
+        self._bookmark = self._read_bookmark(state, name)
+
+    @classmethod
+    def check_entry(cls, entry: object, *, name: str, now: datetime | None = None) -> None:
+        """Raise StateError naming the problem and the fix if stream ``name`` cannot use ``entry``.
+
+        Checks what ``__init__`` adopts (the bookmark, ``seen``, ``emitting``) without building
+        the lookup set, so the tap can check every stream's entry before it emits anything.
+        With ``now``, a bookmark in the future is refused too (see :meth:`check_not_ahead`).
+        """
+        if not isinstance(entry, dict):
+            raise StateError(
+                f"state for stream {name} is {json_kind(entry)}, not an object like "
+                '{"replication_key": "time", "replication_key_value": "..."}; ' + cls.FIX_ENTRY
+            )
+        bookmark = cls._read_bookmark(entry, name)
+        for key in ("seen", "emitting"):
+            cls._read(entry.get(key), key, name)
+        if now is not None:
+            cls._check_ahead(bookmark, now, name)
+
+    def check_not_ahead(self, now: datetime) -> None:
+        """Refuse a bookmark later than ``now`` plus :attr:`AHEAD_TOLERANCE`.
+
+        A sync runs from ``bookmark - late_arrival_hours`` to now: from a bookmark in the future
+        it would fetch nothing, save the same bookmark again and so freeze the stream with exit
+        0, and once the clock caught up everything before ``bookmark - late_arrival_hours`` that
+        was never fetched would be skipped for good. No bookmark this tap writes is later than
+        the sync's end (Zoom's clock or this machine's, whichever is earlier), so one that is
+        was edited, or written while this machine's clock ran ahead of Zoom's.
+        """
+        self._check_ahead(self._bookmark, now, self._name)
+
+    @classmethod
+    def _read_bookmark(cls, entry: Mapping[str, Any], name: str) -> datetime | None:
+        """Return the entry's bookmark (None if it has none); StateError if it is not a time."""
+        if "replication_key_value" not in entry:
+            return None
+        value = entry["replication_key_value"]
+        if not isinstance(value, str) or not value.strip():
+            shown = "an empty string" if isinstance(value, str) else json_kind(value)
+            raise StateError(
+                f"state for stream {name}: replication_key_value is {shown}, not a date-time "
+                f"like 2026-01-31T00:00:00Z; set it to the time up to which events were "
+                f"loaded, or {cls.FIX_ENTRY}"
+            )
+        try:
+            return parse_time(value, what=f"state for stream {name}")
+        except MalformedResponseError:
+            raise StateError(
+                f"state for stream {name}: replication_key_value {value!r} is not a date-time "
+                f"like 2026-01-31T00:00:00Z; set it to the time up to which events were "
+                f"loaded, or {cls.FIX_ENTRY}"
+            ) from None
 
     @property
     def bookmark(self) -> datetime | None:
@@ -392,18 +449,31 @@ class IncrementalState:
         self._seen[:] = chunks
         self._emitting.clear()
 
-    def _read(self, raw: object, key: str) -> list[str]:
+    @classmethod
+    def _check_ahead(cls, bookmark: datetime | None, now: datetime, name: str) -> None:
+        if bookmark is not None and bookmark > now + cls.AHEAD_TOLERANCE:
+            shown_now = format_time(now.replace(microsecond=0))
+            raise StateError(
+                f"state for stream {name}: the bookmark replication_key_value "
+                f"{format_time(bookmark)} is later than now ({shown_now}): a sync from it would "
+                "fetch nothing and keep it, so the stream would stop loading events without an "
+                "error. Set replication_key_value to the time up to which events were loaded, "
+                f"or {cls.FIX_ENTRY}"
+            )
+
+    @classmethod
+    def _read(cls, raw: object, key: str, name: str) -> list[str]:
         """Chunks of a ``seen``/``emitting`` value, converting the two earlier layouts."""
         if not raw:
             return []
-        bad = StateError(f"state for stream {self._name}: bad '{key}'; fix or drop it")
+        bad = StateError(f"state for stream {name}: bad '{key}'; fix or drop it")
         if isinstance(raw, dict):  # earliest layout: {event_id: time}
             if not all(isinstance(v, str) for v in raw.values()):
                 raise bad
-            return self._chunks(list(raw.items()))
+            return cls._chunks(list(raw.items()), name)
         if not isinstance(raw, list) or not all(isinstance(chunk, str) for chunk in raw):
             raise StateError(
-                f"state for stream {self._name}: '{key}' must be a list of strings; fix or drop it"
+                f"state for stream {name}: '{key}' must be a list of strings; fix or drop it"
             )
         chunks: list[str] = []
         lines: list[tuple[str, str]] = []
@@ -416,11 +486,12 @@ class IncrementalState:
             if not _CHUNK.fullmatch(chunk) or len(chunk.partition(" ")[2]) % _ID_HEX:
                 raise bad
             chunks.append(chunk)
-        return chunks + self._chunks(lines)
+        return chunks + cls._chunks(lines, name)
 
-    def _chunks(self, entries: list[tuple[str, str]]) -> list[str]:
+    @classmethod
+    def _chunks(cls, entries: list[tuple[str, str]], name: str) -> list[str]:
         """Chunks for ``(event_id, time)`` pairs of the earlier layouts."""
-        what = f"state for stream {self._name}"
+        what = f"state for stream {name}"
         keyed: list[tuple[str, str]] = []
         for event_id, moment in entries:
             if not _HEX_ID.fullmatch(event_id[:_ID_HEX]):
@@ -431,8 +502,8 @@ class IncrementalState:
                 raise StateError(f"{exc}: fix or drop it") from None
         keyed.sort(reverse=True)
         out = []
-        for i in range(0, len(keyed), self.CHUNK):
-            part = keyed[i : i + self.CHUNK]
+        for i in range(0, len(keyed), cls.CHUNK):
+            part = keyed[i : i + cls.CHUNK]
             out.append(f"{part[0][0]} {''.join(event_id for _, event_id in part)}")
         return out
 

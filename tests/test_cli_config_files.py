@@ -1,4 +1,4 @@
-"""Both CLIs reject an unreadable --config file in one line with exit 2, never a traceback."""
+"""Both CLIs reject an unusable --config file in one line with exit 78, never a traceback."""
 
 import subprocess
 import sys
@@ -7,17 +7,31 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
+EXIT_CONFIG = 78
 
 
 @pytest.mark.parametrize("command", ["tap-zoom-defender", "target-defender"])
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [(None, "was not found"), ("{not json", "not valid JSON")],
-    ids=["missing", "not-json"],
+    [
+        (None, "file not found"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2, 3]", "holds an array, not a JSON object"),
+        ('"config.json"', "holds a string"),
+        ("null", "holds null"),
+        ("42", "holds a number"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        ("directory", "is a directory"),
+    ],
+    ids=["missing", "not-json", "array", "string", "null", "number", "not-utf8", "directory"],
 )
-def test_unreadable_config_file_is_one_line_and_exit_2(tmp_path, command, content, expected):
+def test_unusable_config_file_is_one_line_and_exit_78(tmp_path, command, content, expected):
     config = tmp_path / "config.json"
-    if content is not None:
+    if content == "directory":
+        config.mkdir()
+    elif isinstance(content, bytes):
+        config.write_bytes(content)
+    elif content is not None:
         config.write_text(content)
     done = subprocess.run(
         [str(BIN / command), "--config", str(config)],
@@ -27,12 +41,11 @@ def test_unreadable_config_file_is_one_line_and_exit_2(tmp_path, command, conten
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2
+    assert done.returncode == EXIT_CONFIG, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1
-    assert "--config" in errors[0]
-    assert expected in errors[0]
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error:" in line]
+    assert len(errors) == 1, errors
+    assert f"Configuration error: --config {config}: {expected}" in errors[0], errors[0]
     assert done.stdout == ""
 
 

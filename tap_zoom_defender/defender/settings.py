@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
+from singer_sdk import typing as th
 
-from tap_zoom_defender.defender.destinations.azure_monitor import credential_kind
+from tap_zoom_defender.defender.destinations.azure_monitor import DEFAULT_SCOPE, credential_kind
+from tap_zoom_defender.defender.mapping import DEFAULT_PROFILE, PROFILES
 
 # Settings given in seconds and their defaults. They may arrive as text: Meltano 4.4 passes
 # `kind: decimal` settings set from environment variables badly, so meltano.yml declares them
@@ -25,6 +27,9 @@ SECONDS_SETTINGS = {
     "azure_timeout_seconds": 120.0,
 }
 DEFAULT_MAX_RETRIES = 8
+DEFAULT_OUTPUT_DIR = "output/defender"
+# Seconds may arrive as text (see SECONDS_SETTINGS); check_settings checks them.
+NUMBER_OR_TEXT = th.CustomType({"type": ["number", "string"]})
 _TYPE_WORDS = {
     "string": "text",
     "integer": "a whole number",
@@ -33,6 +38,121 @@ _TYPE_WORDS = {
     "object": "an object (JSON mapping)",
     "array": "a list",
 }
+
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "schema_profile",
+        th.StringType,
+        default=DEFAULT_PROFILE,
+        allowed_values=sorted(PROFILES),
+        description="Mapping profile: asim (ASimAuthenticationEventLogs, "
+        "ASimAuditEventLogs) or cloudappevents (ZoomCloudAppEvents_CL). Users always go "
+        "to ZoomIdentityInfo_CL.",
+    ),
+    th.Property(
+        "destination",
+        th.StringType,
+        default="jsonl",
+        allowed_values=["jsonl", "azure_monitor"],
+        description="jsonl: one <Table>.jsonl file per table under output_dir. "
+        "azure_monitor: the Azure Monitor Logs Ingestion API.",
+    ),
+    th.Property(
+        "output_dir",
+        th.StringType,
+        default=DEFAULT_OUTPUT_DIR,
+        description="jsonl table files; for every destination also the dead-letter/ "
+        "directory and the email -> display name map.",
+    ),
+    th.Property(
+        "unknown_streams",
+        th.StringType,
+        default="passthrough",
+        allowed_values=["passthrough", "reject"],
+        description="Streams other than users, activities and operation_logs: passthrough "
+        "writes them raw to ZoomPassthrough_CL; reject stops the run.",
+    ),
+    th.Property(
+        "azure_endpoint",
+        th.StringType,
+        description="Logs ingestion endpoint of the Data Collection Endpoint (or of the "
+        "DCR), e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com",
+    ),
+    th.Property(
+        "azure_dcr_immutable_id",
+        th.StringType,
+        description="The Data Collection Rule's immutable id (dcr-...).",
+    ),
+    th.Property(
+        "azure_stream_names",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Table -> DCR input stream name overrides. Defaults: Custom-<Table> "
+        "for custom tables, Custom-Zoom<Table> for the ASim tables (the DCR routes them to "
+        "Microsoft-<Table>).",
+    ),
+    th.Property(
+        "azure_credential",
+        th.StringType,
+        allowed_values=["client_secret", "default"],
+        description="client_secret (app registration) or default (DefaultAzureCredential:"
+        " managed identity, environment, Azure CLI...). Default: client_secret when "
+        "azure_client_secret is set, else default.",
+    ),
+    th.Property("azure_tenant_id", th.StringType, description="Entra ID tenant id."),
+    th.Property("azure_client_id", th.StringType, description="App registration (client) id."),
+    th.Property(
+        "azure_client_secret",
+        th.StringType,
+        secret=True,
+        description="App registration client secret.",
+    ),
+    th.Property(
+        "azure_authority",
+        th.StringType,
+        description="Entra ID authority host for sovereign clouds, e.g. "
+        "login.microsoftonline.us (default: public cloud).",
+    ),
+    th.Property(
+        "azure_disable_instance_discovery",
+        th.BooleanType,
+        default=False,
+        description="Skip authority validation (private clouds / Azure Stack only).",
+    ),
+    th.Property(
+        "azure_credential_scope",
+        th.StringType,
+        default=DEFAULT_SCOPE,
+        description="Token scope; change only for sovereign clouds "
+        "(e.g. https://monitor.azure.us//.default).",
+    ),
+    th.Property(
+        "azure_max_retries",
+        th.IntegerType,
+        default=DEFAULT_MAX_RETRIES,
+        description="Retries per call on 429 (honouring Retry-After), 5xx and network "
+        "errors before the batch is dead-lettered.",
+    ),
+    th.Property(
+        "azure_retry_backoff_factor",
+        NUMBER_OR_TEXT,
+        default=0.8,
+        description="Exponential backoff factor in seconds when no Retry-After is given.",
+    ),
+    th.Property(
+        "azure_retry_backoff_max",
+        NUMBER_OR_TEXT,
+        default=60,
+        description="Longest backoff between retries, in seconds.",
+    ),
+    th.Property(
+        "azure_timeout_seconds",
+        NUMBER_OR_TEXT,
+        default=120,
+        description="Connect and read timeout per call, in seconds.",
+    ),
+).to_dict()
+"""target-defender's settings (``--about`` lists them; :func:`check_settings` checks them)."""
 
 
 def secret_settings(schema: Mapping[str, Any]) -> set[str]:

@@ -7,13 +7,16 @@ which the SDK may run for several sinks in parallel threads: destinations are th
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 from tap_zoom_defender.defender.errors import InputError
+from tap_zoom_defender.defender.graceful_stop import STOP
 from tap_zoom_defender.defender.mapping import identity
 
 try:  # Python 3.12+
@@ -22,6 +25,7 @@ except ImportError:  # pragma: no cover
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from tap_zoom_defender.defender.target import TargetDefender
@@ -74,17 +78,68 @@ class DefenderSink(BatchSink):
         return _ClearValidator(self.schema, self.stream_name)
 
     @override
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Parse date-time fields as the SDK does; a value it cannot parse is one InputError.
+
+        The SDK parses them even with ``validate_records: false``, where nothing checked them
+        first: a number raised a TypeError and unparseable text a ValueError, both tracebacks.
+        """
+        try:
+            super()._parse_timestamps_in_record(record=record, schema=schema, treatment=treatment)
+        except (TypeError, ValueError):
+            raise self._bad_time(record, schema, treatment) from None
+
+    def _bad_time(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> InputError:
+        """Name the first date-time field the SDK cannot parse (those before it are parsed)."""
+        properties = schema.get("properties") or {}
+        for key, value in record.items():
+            prop = properties.get(key)
+            kind = get_datelike_property_type(prop) if isinstance(prop, dict) else None
+            if not kind or value is None or isinstance(value, dt.date | dt.time):
+                continue
+            try:
+                if not isinstance(value, str):
+                    raise TypeError(value)
+                one = {key: value}
+                super()._parse_timestamps_in_record(record=one, schema=schema, treatment=treatment)
+            except (TypeError, ValueError):
+                shown = repr(value) if isinstance(value, str) else f"{type(value).__name__} {value}"
+                return InputError(
+                    f"stream '{self.stream_name}': field '{key}' is {shown[:80]}, not the ISO-8601 "
+                    f"{kind} its SCHEMA message declares; fix the upstream tap or its stream maps"
+                )
+        return InputError(
+            f"stream '{self.stream_name}': a record has a date-time field that cannot be parsed; "
+            "fix the upstream tap or its stream maps"
+        )
+
+    @override
     def process_record(self, record: dict, context: dict) -> None:
         """Map now (bad records fail the run here), keep the row until the batch drains."""
+        context.setdefault("rows", []).append(self._map(record))
+
+    def _map(self, record: dict) -> dict[str, Any]:
         row = self.table.map(record, self._defender.mapping_context(self.stream_name))
-        context.setdefault("rows", []).append(row)
         if self._learns_names:
             self._defender.account_names.learn(record.get("email"), identity.display_name(record))
+        return row
 
     @override
     def process_batch(self, context: dict) -> None:
-        """Write the batch durably; raises (and withholds STATE) if that is not possible."""
-        rows: list[dict[str, Any]] = context.get("rows", [])
+        """Write the batch durably; raises (and withholds STATE) if that is not possible.
+
+        A BATCH message's file arrives as ``records`` (raw JSON, not validated or mapped yet):
+        they are checked and mapped like RECORD messages' records, not dropped.
+        """
+        if STOP.cut:  # stopped before the input ended: no acknowledged STATE covers these rows
+            return
+        rows: list[dict[str, Any]] | None = context.get("rows")
+        if rows is None:
+            rows = [self._map(self._validate_and_parse(r)) for r in context.get("records", [])]
         self._defender.destination.write(self.table.name, rows)
         self.tally_record_written(len(rows))
         if self._learns_names:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     InvalidJSONSchema,
     MissingKeyPropertiesError,
@@ -35,17 +35,20 @@ from tap_zoom_defender.defender.destinations.azure_monitor import (
 )
 from tap_zoom_defender.defender.destinations.jsonl import JsonlDestination
 from tap_zoom_defender.defender.errors import ConfigError, DefenderError, InputError
+from tap_zoom_defender.defender.graceful_stop import STOP, STOP_GRACE_S, read_lines
 from tap_zoom_defender.defender.mapping import (
-    DEFAULT_PROFILE,
     PASSTHROUGH,
     PROFILES,
     MappingContext,
     Table,
     all_tables,
 )
+from tap_zoom_defender.defender.messages import check_message
 from tap_zoom_defender.defender.names import AccountNames
 from tap_zoom_defender.defender.settings import (
+    CONFIG_SCHEMA,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_OUTPUT_DIR,
     SECONDS_SETTINGS,
     check_settings,
     schema_problem,
@@ -57,10 +60,6 @@ try:  # Python 3.12+
     from typing import override  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
     from typing_extensions import override
-
-DEFAULT_OUTPUT_DIR = "output/defender"
-# Seconds may arrive as text (see settings.SECONDS_SETTINGS); settings.py checks them.
-NUMBER_OR_TEXT = th.CustomType({"type": ["number", "string"]})
 
 
 def default_stream_names() -> dict[str, str]:
@@ -85,7 +84,13 @@ class _Reader(SingerReader):
             ) from None
         if not isinstance(message, dict):
             raise InputError(f"input line {self.line_number} is not a JSON object")
+        check_message(message, self.line_number)
         return message
+
+    @override
+    def process_lines(self, file_input: Any, callbacks: dict) -> Any:
+        """Read until the input ends, or until a stop signal's grace period is over."""
+        return super().process_lines(read_lines(file_input or self.default_input, STOP), callbacks)
 
     @override
     def _process_unknown_message(self, message_dict: dict) -> None:
@@ -103,118 +108,7 @@ class TargetDefender(ConfigFileErrors, Target):
     default_sink_class = DefenderSink
     message_reader_class = _Reader
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "schema_profile",
-            th.StringType,
-            default=DEFAULT_PROFILE,
-            allowed_values=sorted(PROFILES),
-            description="Mapping profile: asim (ASimAuthenticationEventLogs, "
-            "ASimAuditEventLogs) or cloudappevents (ZoomCloudAppEvents_CL). Users always go "
-            "to ZoomIdentityInfo_CL.",
-        ),
-        th.Property(
-            "destination",
-            th.StringType,
-            default="jsonl",
-            allowed_values=["jsonl", "azure_monitor"],
-            description="jsonl: one <Table>.jsonl file per table under output_dir. "
-            "azure_monitor: the Azure Monitor Logs Ingestion API.",
-        ),
-        th.Property(
-            "output_dir",
-            th.StringType,
-            default=DEFAULT_OUTPUT_DIR,
-            description="jsonl table files; for every destination also the dead-letter/ "
-            "directory and the email -> display name map.",
-        ),
-        th.Property(
-            "unknown_streams",
-            th.StringType,
-            default="passthrough",
-            allowed_values=["passthrough", "reject"],
-            description="Streams other than users, activities and operation_logs: passthrough "
-            "writes them raw to ZoomPassthrough_CL; reject stops the run.",
-        ),
-        th.Property(
-            "azure_endpoint",
-            th.StringType,
-            description="Logs ingestion endpoint of the Data Collection Endpoint (or of the "
-            "DCR), e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com",
-        ),
-        th.Property(
-            "azure_dcr_immutable_id",
-            th.StringType,
-            description="The Data Collection Rule's immutable id (dcr-...).",
-        ),
-        th.Property(
-            "azure_stream_names",
-            th.ObjectType(additional_properties=th.StringType),
-            description="Table -> DCR input stream name overrides. Defaults: Custom-<Table> "
-            "for custom tables, Custom-Zoom<Table> for the ASim tables (the DCR routes them to "
-            "Microsoft-<Table>).",
-        ),
-        th.Property(
-            "azure_credential",
-            th.StringType,
-            allowed_values=["client_secret", "default"],
-            description="client_secret (app registration) or default (DefaultAzureCredential:"
-            " managed identity, environment, Azure CLI...). Default: client_secret when "
-            "azure_client_secret is set, else default.",
-        ),
-        th.Property("azure_tenant_id", th.StringType, description="Entra ID tenant id."),
-        th.Property("azure_client_id", th.StringType, description="App registration (client) id."),
-        th.Property(
-            "azure_client_secret",
-            th.StringType,
-            secret=True,
-            description="App registration client secret.",
-        ),
-        th.Property(
-            "azure_authority",
-            th.StringType,
-            description="Entra ID authority host for sovereign clouds, e.g. "
-            "login.microsoftonline.us (default: public cloud).",
-        ),
-        th.Property(
-            "azure_disable_instance_discovery",
-            th.BooleanType,
-            default=False,
-            description="Skip authority validation (private clouds / Azure Stack only).",
-        ),
-        th.Property(
-            "azure_credential_scope",
-            th.StringType,
-            default=DEFAULT_SCOPE,
-            description="Token scope; change only for sovereign clouds "
-            "(e.g. https://monitor.azure.us//.default).",
-        ),
-        th.Property(
-            "azure_max_retries",
-            th.IntegerType,
-            default=DEFAULT_MAX_RETRIES,
-            description="Retries per call on 429 (honouring Retry-After), 5xx and network "
-            "errors before the batch is dead-lettered.",
-        ),
-        th.Property(
-            "azure_retry_backoff_factor",
-            NUMBER_OR_TEXT,
-            default=0.8,
-            description="Exponential backoff factor in seconds when no Retry-After is given.",
-        ),
-        th.Property(
-            "azure_retry_backoff_max",
-            NUMBER_OR_TEXT,
-            default=60,
-            description="Longest backoff between retries, in seconds.",
-        ),
-        th.Property(
-            "azure_timeout_seconds",
-            NUMBER_OR_TEXT,
-            default=120,
-            description="Connect and read timeout per call, in seconds.",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     def __init__(self, **kwargs: Any) -> None:
         """Check settings that depend on each other, then build the destination once."""
@@ -321,6 +215,43 @@ class TargetDefender(ConfigFileErrors, Target):
         super()._write_state_message(state)
 
     @override
+    def _setup_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: read the tap's output to its end first (see :mod:`graceful_stop`).
+
+        Replaces the SDK's handler, which drains the sinks from inside the signal handler (in
+        the middle of whatever the main thread was writing) and exits 0.
+        """
+        STOP.install()
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """Refuse ACTIVATE_VERSION for a stream without SCHEMA (the SDK's KeyError)."""
+        self._require_schema(message_dict)
+        super()._process_activate_version_message(message_dict)
+
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Read a BATCH message's files; one that cannot be read is one InputError line."""
+        self._require_schema(message_dict)
+        try:
+            super()._process_batch_message(message_dict)
+        except (OSError, ValueError, NotImplementedError) as exc:
+            where = getattr(exc, "filename", None) or ", ".join(message_dict["manifest"])
+            raise InputError(
+                f"input line {self.message_reader.line_number}: the BATCH files of stream "
+                f"'{message_dict['stream']}' ({where}) cannot be read: "
+                f"{_first_line(str(exc), 200)}; check the tap's batch_config"
+            ) from None
+
+    def _require_schema(self, message_dict: dict) -> None:
+        if message_dict["stream"] not in self.mapper.stream_maps:
+            raise InputError(
+                f"input line {self.message_reader.line_number}: a {message_dict['type']} "
+                f"message for stream '{message_dict['stream']}' came before its SCHEMA; check "
+                "what the tap writes to stdout"
+            )
+
+    @override
     def process_endofpipe(self) -> None:
         """Drain (and acknowledge) what is left, then close the destination."""
         try:
@@ -349,6 +280,29 @@ class TargetDefender(ConfigFileErrors, Target):
         ) as exc:
             cls.logger.error("Bad Singer input: %s", _first_line(str(exc), 300))
             sys.exit(InputError.exit_code)
+        except UnicodeDecodeError as exc:
+            cls.logger.error(
+                "Bad Singer input: not UTF-8 text (byte %s); check what the tap writes to stdout",
+                exc.object[exc.start : exc.start + 1].hex(),
+            )
+            sys.exit(InputError.exit_code)
+        if STOP.exit_code is not None:
+            name = signal.Signals(STOP.signum).name
+            if STOP.cut:
+                cls.logger.warning(
+                    "Stopped by %s: the input did not end within %.0f s, so records after the "
+                    "last acknowledged STATE were not written; the tap sends them again on the "
+                    "next run",
+                    name,
+                    STOP_GRACE_S,
+                )
+            else:
+                cls.logger.warning(
+                    "Stopped by %s: everything received is written and its last STATE "
+                    "acknowledged; run again to resume",
+                    name,
+                )
+            sys.exit(STOP.exit_code)
 
 
 def _first_line(text: str, limit: int) -> str:

@@ -41,6 +41,8 @@ def handle_control(
         if method == "POST" and name == "advance_clock":
             sb.advance_clock(float(arg.get("seconds", "0")))
             return _json({"now": sb.now().isoformat()})
+        if method == "POST" and name == "refresh_token":  # as if an admin consented again
+            return _json({"refresh_token": sb.issue_refresh_token()})
         if method == "POST" and name == "revoke_access_tokens":
             sb.revoke_access_tokens()
             return _json({"revoked": True})

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
@@ -286,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
         reason = _REASONS.get(reply.status, "Error")
         lines = [
             f"HTTP/1.1 {reply.status} {reason}",
+            # Every HTTP server (Zoom's too) dates its answers: here by the sandbox's clock.
+            f"Date: {formatdate(self.server.sandbox.clock.now(), usegmt=True)}",
             "Content-Type: application/json;charset=UTF-8",
             f"Content-Length: {len(reply.body)}",
         ]

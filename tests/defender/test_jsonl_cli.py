@@ -191,28 +191,6 @@ def _keys_prefix(path):
     return keys
 
 
-def test_sigterm_drains_and_acknowledges(tmp_path):
-    proc = subprocess.Popen(
-        [TARGET, "--config", str(_config(tmp_path, batch_size_rows=100000))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    msgs = _stream_input(0, 30, every=1000)[:-1]  # records, no STATE yet
-    msgs.append(state({"bookmarks": {"activities": {"done": 30}}}))
-    proc.stdin.write(encode(msgs))
-    proc.stdin.flush()
-    first = proc.stdout.readline()
-    proc.send_signal(signal.SIGTERM)
-    rest, err = proc.communicate(timeout=30)
-    assert json.loads(first) == {"bookmarks": {"activities": {"done": 30}}}
-    assert rest == ""  # the same STATE is not acknowledged twice
-    assert len(read_rows(tmp_path / "out" / AUTH)) == 30
-    assert proc.returncode == 0
-    _no_traceback(err)
-
-
 def test_torn_last_line_from_a_killed_run_is_repaired(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

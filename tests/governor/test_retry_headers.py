@@ -104,6 +104,32 @@ def test_pause_holds_every_worker_of_the_category(make_governor, scripted_server
     assert min(later) - first_429 >= 1.0 - 0.05
 
 
+def test_429_without_headers_holds_every_thread_a_full_second(make_governor, scripted_server):
+    """No header says when: the whole category waits out Zoom's one-second window, not less."""
+    governor = make_governor(plan="pro", rate_limit_share=1.0)
+    url = scripted_server.url + "/report/activities"
+    for _ in range(3):  # independent 429s (a 200 in between ends the streak): jitter's low end
+        scripted_server.script((429, {}, QPS_BODY))
+        with requests.Session() as session:
+            governor.acquire("Heavy")
+            throttled = session.get(url, timeout=30)
+            assert throttled.status_code == 429
+            delay = governor.on_429("Heavy", throttled)
+            # Another worker of the same category asks to send right after the 429.
+            other = threading.Thread(
+                target=governed_get, args=(governor, requests.Session(), url, "Heavy")
+            )
+            other.start()
+            time.sleep(delay)
+            governed_get(governor, session, url, "Heavy")
+            other.join()
+    arrivals = scripted_server.arrivals
+    assert [status for _, status in arrivals] == [429, 200, 200] * 3
+    for i in range(0, 9, 3):
+        refused_at = arrivals[i][0]
+        assert min(t for t, _ in arrivals[i + 1 : i + 3]) - refused_at >= 1.0
+
+
 def test_daily_limit_429_stops_and_is_remembered(make_governor, scripted_server):
     config = {"plan": "pro", "api_url": scripted_server.url, "account_id": "acct-1"}
     governor = make_governor(**config)

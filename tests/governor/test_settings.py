@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from singer_sdk import typing as th
 
-from tap_zoom_defender.governor import RateGovernor, config_properties
+from tap_zoom_defender.governor import RateGovernor
+from tap_zoom_defender.throttle_settings import config_properties
 
 
 def test_defaults_follow_plan_and_share(make_governor):

@@ -145,6 +145,7 @@ def test_write_through_stdout_batches_records_until_the_next_state(monkeypatch):
     raw = io.FileIO(write_fd, "w")  # unbuffered, as under PYTHONUNBUFFERED=1
     out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
     monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "__stdout__", out)  # the process's own stdout, as in the CLI
     try:
         writer = ZoomMessageWriter()
         for n in range(3):

@@ -18,6 +18,7 @@ from tap_zoom_defender.defender.mapping.table import (
     MappingContext,
     Table,
     content_key,
+    iso_utc,
     original,
 )
 
@@ -29,8 +30,8 @@ TIME_FIELDS = ("time", "timestamp", "event_time", "created_at", "updated_at")
 
 def _time(record: Mapping[str, Any], ctx: MappingContext) -> Any:
     for name in TIME_FIELDS:
-        if record.get(name):
-            return record[name]
+        if record.get(name):  # parsed here, so an error names this field, not TimeGenerated
+            return iso_utc(record[name], field=name, stream=ctx.stream)
     return ctx.snapshot_time
 
 

@@ -134,8 +134,9 @@ def parse_time(value: Any, *, field: str, stream: str) -> dt.datetime:
             ) from None
     else:
         raise InputError(
-            f"stream '{stream}': field '{field}' is {type(value).__name__}, "
-            "not an ISO-8601 date-time; fix the upstream tap or its stream maps"
+            f"stream '{stream}': field '{field}' is {type(value).__name__} "
+            f"{json_text(value)[:60]}, not an ISO-8601 date-time; fix the upstream tap or its "
+            "stream maps"
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
