@@ -387,4 +387,8 @@ class OperationLogsStream(ReportStream):
         return params
 
 
-STREAM_TYPES = (ActivitiesStream, OperationLogsStream, UsersStream)
+# The order the tap emits them in: users (a small snapshot) before the events, so a target that
+# names accounts from users (target-defender's cloudappevents profile) knows every name before
+# the first event of a run arrives. TapZoom.load_streams keeps this order (the SDK's own sorts
+# by name).
+STREAM_TYPES = (UsersStream, ActivitiesStream, OperationLogsStream)

@@ -204,6 +204,17 @@ class TapZoom(ConfigFileErrors, Tap):
         """Return the three streams (their schemas are static)."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    @override
+    def load_streams(self) -> list:
+        """Keep the streams in ``STREAM_TYPES`` order (users first), not the SDK's name order.
+
+        The SDK syncs streams in the order this returns, and sorts them by name. Users, a small
+        snapshot, go first: a target naming accounts from them (target-defender's
+        ``cloudappevents`` profile) then knows every name before the run's first event.
+        """
+        order = {stream_type.name: i for i, stream_type in enumerate(STREAM_TYPES)}
+        return sorted(super().load_streams(), key=lambda s: order.get(s.name, len(order)))
+
     def note_quota_stop(self, exc: QuotaExhausted) -> None:
         """Remember that a stream stopped at the daily quota; the CLI exits 75 at the end."""
         if self.quota_stop is None:

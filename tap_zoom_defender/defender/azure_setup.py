@@ -53,7 +53,13 @@ def table_commands(profile: str, resource_group: str, workspace: str) -> list[st
 
 
 def dcr_template(profile: str, workspace_resource_id: str, location: str) -> dict[str, Any]:
-    """Build a ``kind: Direct`` DCR (it has its own logs ingestion endpoint, no DCE needed)."""
+    """Build a ``kind: Direct`` DCR (it has its own logs ingestion endpoint, no DCE needed).
+
+    Every input stream declares exactly the columns the target sends for its table, and those
+    are columns the output table stores (the ASim tables included: rows carry no ASIM alias or
+    constant such as ``Dvc``/``EventSchema``, which Sentinel's parsers add at query time), so
+    each data flow passes its rows through unchanged (``transformKql: source``).
+    """
     tables = profile_tables(profile)
     return {
         "location": location,

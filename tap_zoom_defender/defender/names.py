@@ -1,10 +1,11 @@
 """A small persisted email -> display name map, learnt from the users stream.
 
-Why persisted: the tap emits streams in name order (activities, operation_logs, users), so the
-events of a run reach the target before the users that would name their accounts. Keeping the
-map in the output directory lets every later run fill ``AccountDisplayName``; within one run it
-helps only streams that arrive after users. The file holds names and addresses only (no
-secrets) and is replaced atomically so a kill never leaves it half-written.
+tap-zoom-defender emits ``users`` before the events, so within one run every event row already
+finds its account's name here (the first run included). Why it is also persisted: a run may
+deselect ``users`` (its names then come from the last run that had them), and another tap or an
+older tap-zoom-defender may send users after the events, which then get their names from the
+next run on. The file holds names and addresses only (no secrets) and is replaced atomically so
+a kill never leaves it half-written.
 """
 
 from __future__ import annotations

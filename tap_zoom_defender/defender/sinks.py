@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.exceptions import InvalidRecord
+import fastjsonschema
+from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
-from singer_sdk.sinks.core import JSONSchemaValidator
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from tap_zoom_defender.defender.errors import InputError
 from tap_zoom_defender.defender.graceful_stop import STOP
@@ -26,28 +27,42 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
-    from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from tap_zoom_defender.defender.target import TargetDefender
 
 
-class _ClearValidator(JSONSchemaValidator):
-    """The SDK's validator, failing with one line that names the stream and the problem."""
+class _ClearValidator(BaseJSONSchemaValidator):
+    """Validate records with a compiled schema; a mismatch is one line naming stream and field.
+
+    Why not the SDK's validator: it runs ``jsonschema``'s interpreter per record, 40% of the
+    target's CPU in a profile of 23,000 sign-ins. ``fastjsonschema`` compiles the schema to a
+    Python function once per stream; formats are not checked and no defaults are filled in,
+    as with the SDK's validator.
+    """
 
     def __init__(self, schema: dict, stream: str) -> None:
         super().__init__(schema)
         self.stream = stream
+        try:
+            self._check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise InvalidJSONSchema(
+                f"the SCHEMA message of stream '{stream}' is not a valid JSON Schema ({exc})"
+            ) from None
 
     @override
     def validate(self, record: dict) -> None:
         try:
-            super().validate(record)
-        except InvalidRecord as exc:
-            path = getattr(exc.__cause__, "absolute_path", None)
-            where = f"field '{'.'.join(map(str, path))}': " if path else ""
+            self._check(record)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            path = [str(part) for part in (exc.path or [])[1:]]  # the first part is "data"
+            where = f"field '{'.'.join(path)}': " if path else ""
+            message = (
+                exc.message.replace(exc.name or "data", "value", 1) if exc.name else exc.message
+            )
             raise InputError(
                 f"stream '{self.stream}': a record does not match its SCHEMA message "
-                f"({where}{exc.error_message}); fix the upstream tap, or set "
+                f"({where}{message}); fix the upstream tap, or set "
                 "validate_records=false to load it anyway"
             ) from None
 

@@ -73,15 +73,18 @@ UNUSUAL_NETS = (
     "36.110.",  # CN
     "185.220.",  # Tor exits (DE/NL)
 )
-DESKTOP_CLIENTS = ("Windows", "Mac", "Linux")
-MOBILE_CLIENTS = ("iOS", "Android")
+# Zoom's `client_type` as real responses spell it: public samples show "win" and "Browser"
+# (and `version` "-" when Zoom does not know it); user records end client versions in "(win)",
+# "(mac)", "(android)"... Not "Windows"/"Mac"/"iOS", which Zoom's report does not use.
+DESKTOP_CLIENTS = ("win", "mac", "linux")
+MOBILE_CLIENTS = ("iphone", "android")
 CLIENT_VERSIONS = {
-    "Windows": ("5.17.11 (34827)", "6.0.12 (43232)", "6.2.5 (48930)", "6.3.1 (52884)"),
-    "Mac": ("5.17.11 (28082)", "6.0.12 (37021)", "6.2.5 (41980)", "6.3.1 (45101)"),
-    "Linux": ("5.17.11.3835", "6.1.6.1013", "6.2.5.2440"),
-    "iOS": ("5.17.10 (14567)", "6.2.5 (19876)", "6.3.0 (21130)"),
-    "Android": ("5.17.10.19802", "6.2.5.24105", "6.3.0.26011"),
-    "Browser": ("6.2.5", "6.3.1"),
+    "win": ("5.17.11 (34827)", "6.0.12 (43232)", "6.2.5 (48930)", "6.3.1 (52884)"),
+    "mac": ("5.17.11 (28082)", "6.0.12 (37021)", "6.2.5 (41980)", "6.3.1 (45101)"),
+    "linux": ("5.17.11.3835", "6.1.6.1013", "6.2.5.2440"),
+    "iphone": ("5.17.10 (14567)", "6.2.5 (19876)", "6.3.0 (21130)"),
+    "android": ("5.17.10.19802", "6.2.5.24105", "6.3.0.26011"),
+    "Browser": ("-", "6.3.1"),
 }
 # category filter key -> (category_type as Zoom prints it, [(action, detail template)]).
 # Templates use {email}, {dept}, {dept2}, {n}, {m}.

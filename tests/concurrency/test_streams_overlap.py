@@ -1,9 +1,10 @@
 """Every stream's listings are fetched from the start of the sync, not stream after stream.
 
-The SDK emits activities, then operation_logs, then users. The tap starts all three streams'
-prefetchers when the sync starts, so operation logs and users are requested while activities
-are still being fetched and emitted; what leaves the tap (records, their order, the state) must
-be exactly what one request at a time produces, also when the daily quota stops the sync.
+The tap emits users, then activities, then operation_logs. It starts all three streams'
+prefetchers when the sync starts, so the reports are requested while users are emitted, and
+operation logs while activities are still being fetched and emitted; what leaves the tap
+(records, their order, the state) must be exactly what one request at a time produces, also
+when the daily quota stops the sync.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def test_all_streams_fetch_from_the_start_and_emit_what_one_at_a_time_emits(
     )
 
     # The same output: each stream's records (the account's data, once each) in the same order,
-    # streams emitted one after another in the SDK's order, and the same state.
+    # streams emitted one after another in the tap's order, and the same state.
     for stream, records in truth.items():
         emitted = concurrent.records(stream)
         assert Counter(tuple(r.get(f) for f in FIELDS[stream]) for r in emitted) == Counter(
@@ -108,7 +109,7 @@ def test_all_streams_fetch_from_the_start_and_emit_what_one_at_a_time_emits(
         assert len({r["event_id"] for r in emitted}) == len(emitted)
     for stream in ("activities", "operation_logs", "users"):
         assert concurrent.records(stream) == sequential.records(stream), stream
-    assert _record_streams(concurrent) == ["activities", "operation_logs", "users"]
+    assert _record_streams(concurrent) == ["users", "activities", "operation_logs"]
     assert _record_streams(sequential) == _record_streams(concurrent)
     assert _without_bookmark_times(concurrent.state) == _without_bookmark_times(sequential.state)
     assert concurrent.state["bookmarks"]["operation_logs"]["seen"], "the comparison has ids"

@@ -1,7 +1,13 @@
-"""azure_monitor destination: the real Azure clients against local HTTPS stand-ins."""
+"""azure_monitor destination: the real Azure clients against the Azure Monitor emulator.
+
+``azure-monitor-sandbox`` (tap_zoom_defender/azure_monitor_sandbox) serves Entra ID and the Logs
+Ingestion API over HTTPS, loaded with the DCRs and custom tables that azure_setup generates, so
+the target's rows also go through the DCR and land in tables as Azure would store them.
+"""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -9,9 +15,10 @@ import subprocess
 
 import pytest
 
-from tap_zoom_defender.defender.target import default_stream_names
+from tap_zoom_defender.azure_monitor_sandbox import AzureMonitorSandbox, DcrSource, SandboxConfig
+from tap_zoom_defender.azure_monitor_sandbox.limits import MAX_CALL_BYTES
+from tap_zoom_defender.azure_monitor_sandbox.setup_output import generated_dcr, generated_tables
 
-from .azure_standin import MAX_CALL_BYTES, SCOPE, AzureStandIns
 from .singer_io import (
     TARGET,
     activity,
@@ -29,24 +36,56 @@ from .zoom_records import SIGN_IN, SIGN_OUT_IPV6, operation_log
 
 AUTH_STREAM = "Custom-ZoomASimAuthenticationEventLogs"
 AUDIT_STREAM = "Custom-ZoomASimAuditEventLogs"
+SCOPE = "https://monitor.azure.com//.default"
+# A second DCR: the cloudappevents set-up with its events stream renamed (azure_stream_names).
+EVENTS_STREAM = "Custom-ZoomEvents"
+EVENTS_DCR = "dcr-0000000000000000000000000000cae0"
+
+
+def _renamed(dcr: dict, old: str, new: str) -> dict:
+    dcr = copy.deepcopy(dcr)
+    props = dcr["properties"]
+    props["streamDeclarations"][new] = props["streamDeclarations"].pop(old)
+    for flow in props["dataFlows"]:
+        flow["streams"] = [new if s == old else s for s in flow["streams"]]
+    return dcr
 
 
 @pytest.fixture(scope="module")
 def azure(tmp_path_factory):
-    stand_ins = AzureStandIns(tmp_path_factory.mktemp("ca"), set(default_stream_names().values()))
-    yield stand_ins
-    stand_ins.stop()
+    events = _renamed(
+        generated_dcr("cloudappevents"), "Custom-ZoomCloudAppEvents_CL", EVENTS_STREAM
+    )
+    config = SandboxConfig(
+        dcrs=[DcrSource(generated_dcr("asim"), label="asim"),
+              DcrSource(events, immutable_id=EVENTS_DCR, label="cloudappevents-renamed")],
+        table_definitions=[generated_tables("asim"), generated_tables("cloudappevents")],
+        ca_dir=tmp_path_factory.mktemp("ca"),
+    )  # fmt: skip
+    with AzureMonitorSandbox(config) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
 def api(azure):
-    azure.ingestion.reset()
-    return azure.ingestion
+    azure.reset()
+    return azure
+
+
+def _target_config(azure, output_dir, **extra) -> dict:
+    return {
+        "destination": "azure_monitor",
+        "output_dir": str(output_dir),
+        **azure.target_settings(),
+        "azure_retry_backoff_factor": 0.05,
+        "azure_retry_backoff_max": 0.2,
+        **extra,
+    }
 
 
 def _run(azure, tmp_path, msgs, **settings):
     config = write_config(
-        tmp_path / "config.json", azure.target_config(tmp_path / "out", **settings)
+        tmp_path / "config.json", _target_config(azure, tmp_path / "out", **settings)
     )
     return run_target(config, msgs, env=azure.env())
 
@@ -73,10 +112,10 @@ def test_rows_arrive_as_the_jsonl_destination_writes_them(azure, api, tmp_path):
     assert states(done.stdout)[-1] == {"bookmarks": {"activities": 2, "operation_logs": 1}}
     assert {c.stream for c in api.calls} == {AUTH_STREAM, AUDIT_STREAM}
     assert all(c.status == 204 and c.gzip for c in api.calls)
-    assert SCOPE in azure.entra.scopes  # token asked for the Azure Monitor audience
+    assert SCOPE in [r["scope"] for r in azure.token_requests]  # the Azure Monitor audience
     logs = done.stderr + done.stdout
-    assert azure.entra.client_secret not in logs
-    assert not [token for token in azure.entra.issued if token in logs]
+    assert azure.client_secret not in logs
+    assert not [token for token in azure.issued_tokens if token in logs]
 
     # Same input to the jsonl destination: byte-for-byte the same rows.
     jsonl = write_config(tmp_path / "j.json", {"output_dir": str(tmp_path / "j")})
@@ -85,27 +124,30 @@ def test_rows_arrive_as_the_jsonl_destination_writes_them(azure, api, tmp_path):
         tmp_path / "j" / "ASimAuthenticationEventLogs.jsonl"
     )
     assert api.received(AUDIT_STREAM) == read_rows(tmp_path / "j" / "ASimAuditEventLogs.jsonl")
+    # ... and stored: one table row per row sent, whatever columns the tables lack.
+    assert api.stats("ASimAuthenticationEventLogs")["stored"] == 2
+    assert [r["EventOriginalUid"] for r in api.rows("ASimAuditEventLogs")] == [
+        operation_log("Update", category="Role")["event_id"]
+    ]
 
 
 def test_cloudappevents_and_stream_name_override(azure, api, tmp_path):
-    api.streams.add("Custom-ZoomEvents")
-    try:
-        done = _run(
-            azure,
-            tmp_path,
-            _messages(),
-            schema_profile="cloudappevents",
-            azure_stream_names={"ZoomCloudAppEvents_CL": "Custom-ZoomEvents"},
-        )
-    finally:
-        api.streams.discard("Custom-ZoomEvents")
+    done = _run(
+        azure,
+        tmp_path,
+        _messages(),
+        schema_profile="cloudappevents",
+        azure_dcr_immutable_id=EVENTS_DCR,
+        azure_stream_names={"ZoomCloudAppEvents_CL": EVENTS_STREAM},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = api.received("Custom-ZoomEvents")
-    assert [r["ReportId"] for r in rows] == [
+    expected = [
         SIGN_IN["event_id"],
         SIGN_OUT_IPV6["event_id"],
         operation_log("Update", "Role")["event_id"],
     ]
+    assert [r["ReportId"] for r in api.received(EVENTS_STREAM)] == expected
+    assert [r["ReportId"] for r in api.rows("ZoomCloudAppEvents_CL")] == expected
 
 
 def test_more_than_one_megabyte_is_split_into_calls_under_the_limit(azure, api, tmp_path):
@@ -123,7 +165,7 @@ def test_more_than_one_megabyte_is_split_into_calls_under_the_limit(azure, api, 
 
 
 def _gaps(calls) -> list[float]:
-    """Seconds between consecutive arrivals at the stand-in."""
+    """Seconds between consecutive arrivals at the emulator."""
     return [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
 
 
@@ -185,10 +227,10 @@ def test_persistent_5xx_dead_letters_and_exits_tempfail(azure, api, tmp_path):
 
 def test_dead_letter_write_failure_says_the_rows_were_not_saved(azure, api, tmp_path):
     """When even the dead-letter file cannot be written, the error must not claim it was."""
-    api.forbidden = True
+    api.revoke_role(api.client_id)  # 403
     blocker = tmp_path / "out-is-a-file"
     blocker.write_text("not a directory")  # mkdir of out/dead-letter fails, even as root
-    config = write_config(tmp_path / "c.json", azure.target_config(blocker))
+    config = write_config(tmp_path / "c.json", _target_config(azure, blocker))
     done = run_target(config, _messages()[:4], env=azure.env())
     assert done.returncode != 0
     _no_traceback(done)
@@ -220,12 +262,13 @@ def test_413_for_a_row_over_one_megabyte(azure, tmp_path):
 
 
 def test_403_explains_the_missing_role(azure, api, tmp_path):
-    api.forbidden = True
+    api.revoke_role(api.client_id)
     done = _run(azure, tmp_path, _messages())
     assert done.returncode == 1
     _no_traceback(done)
     (line,) = error_lines(done.stderr)
-    assert "403" in line and "Monitoring Metrics Publisher" in line and api.rule_id in line
+    assert "403" in line and "Monitoring Metrics Publisher" in line
+    assert api.dcr_immutable_id in line
     assert done.stdout == ""
 
 
@@ -250,25 +293,18 @@ def test_wrong_client_secret_never_leaks(azure, api, tmp_path):
     (line,) = error_lines(done.stderr)
     assert "azure_client_secret" in line
     assert wrong not in done.stderr + done.stdout
-    assert azure.entra.client_secret not in done.stderr + done.stdout
+    assert azure.client_secret not in done.stderr + done.stdout
     assert api.calls == []  # nothing was sent without a token
     assert done.stdout == ""
 
 
-@pytest.mark.usefixtures("api")
-def test_rejected_token_is_a_clear_401(azure, tmp_path):
-    # The ingestion side stops accepting every token Entra issued (e.g. wrong tenant).
-    original = azure.entra.issued
-
-    class Forgetful(set):
-        def __contains__(self, item):
-            return False
-
-    azure.entra.issued = Forgetful(original)
-    try:
-        done = _run(azure, tmp_path, _messages()[:4])
-    finally:
-        azure.entra.issued = original
+def test_rejected_token_is_a_clear_401(azure, api, tmp_path):
+    # Entra issues the token, the Logs Ingestion API refuses it: the wrong audience.
+    done = _run(
+        azure, tmp_path, _messages()[:4],
+        azure_credential_scope="https://management.azure.com//.default",
+    )  # fmt: skip
+    assert [c.code for c in api.calls] == ["InvalidAudience"]
     assert done.returncode == 1
     (line,) = error_lines(done.stderr)
     assert "401" in line and "azure_tenant_id" in line
@@ -277,7 +313,7 @@ def test_rejected_token_is_a_clear_401(azure, tmp_path):
 
 def test_state_is_acknowledged_only_after_azure_answered_204(azure, api, tmp_path):
     """With stdin still open, a STATE comes back only once its rows were accepted (204)."""
-    config = write_config(tmp_path / "c.json", azure.target_config(tmp_path / "out"))
+    config = write_config(tmp_path / "c.json", _target_config(azure, tmp_path / "out"))
     proc = subprocess.Popen(
         [TARGET, "--config", str(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -157,7 +157,7 @@ def test_two_incremental_runs_equal_ground_truth_without_duplicates(
         mine = rows
         if table == "ZoomCloudAppEvents_CL":
             mine = [r for r in rows if r["IsAdminOperation"] == (stream == "operation_logs")]
-            # Names are only known from the second run on (users arrive last); compare without.
+            # Display names come from the users stream (test_first_run_names checks them).
             mine = [{**r, "AccountDisplayName": None} for r in mine]
         got = Counter(_comparable(r, key) for r in mine)
         assert got == expected, (

@@ -45,6 +45,8 @@ def check_value(kind, value):
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "real":
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "dynamic":
@@ -84,8 +86,11 @@ def test_logon_row():
     assert table == "ASimAuthenticationEventLogs"
     assert row["EventType"] == "Logon"
     assert row["EventResult"] == "Success"  # the outcome, not the sign-in type
-    assert row["EventSchema"] == "Authentication" and row["EventSchemaVersion"] == "0.1.4"
-    assert row["EventProduct"] == row["EventVendor"] == "Zoom"
+    assert row["EventSchemaVersion"] == "0.1.4"
+    # EventSchema and Dvc are added by the native parser at query time: the table stores neither
+    assert "EventSchema" not in row and "Dvc" not in row
+    assert row["EventProduct"] == row["EventVendor"] == row["DvcHostname"] == "Zoom"
+    assert row["EventSeverity"] == "Informational"
     assert row["TimeGenerated"] == row["EventStartTime"] == row["EventEndTime"] == SIGN_IN["time"]
     assert row["EventOriginalUid"] == SIGN_IN["event_id"]
     assert row["EventOriginalType"] == "Sign in"
@@ -98,7 +103,7 @@ def test_logon_row():
     assert row["AdditionalFields"]["ClientVersion"] == SIGN_IN["version"]
     assert row["TargetAppType"] in ref.APP_TYPES
     assert row["AdditionalFields"]["ZoomRecord"] == SIGN_IN
-    assert row["AdditionalFields"]["ClientType"] == "Windows"
+    assert row["AdditionalFields"]["ClientType"] == "win"  # as Zoom spelt it
 
 
 def test_logoff_row_with_ipv6_and_unicode_user():
@@ -114,9 +119,12 @@ def test_logoff_row_with_ipv6_and_unicode_user():
 def test_browser_sign_in_claims_no_operating_system():
     _, row = map_row("asim", "activities", BROWSER_SIGN_IN)
     assert row["SrcDvcOs"] is None and row["SrcDeviceType"] is None
-    assert (row["ActingAppName"], row["ActingAppType"]) == ("Zoom Browser client", "Other")
+    assert (row["ActingAppName"], row["ActingAppType"]) == ("Zoom web client", "Other")
     assert row["SrcIpAddr"] == "::ffff:198.51.100.23"
     assert row["AdditionalFields"]["ClientType"] == "Browser"
+    # Zoom's "-" means it does not know the version: no version, the original keeps the "-"
+    assert row["AdditionalFields"]["ClientVersion"] is None
+    assert row["AdditionalFields"]["ZoomRecord"]["version"] == "-"
 
 
 def test_sign_in_without_client_type_names_no_acting_app():
@@ -181,8 +189,16 @@ def test_missing_event_id_falls_back_to_a_stable_content_key():
         ("Update", "Set"),
         ("Delete", "Delete"),
         ("add", "Create"),
+        ("Activate", "Enable"),
+        ("Deactivate", "Disable"),
+        ("Enable", "Enable"),
+        ("Disable", "Disable"),
+        ("Remove", "Delete"),
+        ("Create", "Create"),
+        ("Edit", "Set"),
         ("Sign in as", "Other"),
         ("Unlink", "Other"),
+        ("Recover", "Other"),
     ],
 )
 def test_each_action_maps_to_its_audit_event_type(action, event_type):
@@ -193,16 +209,55 @@ def test_each_action_maps_to_its_audit_event_type(action, event_type):
     assert row["EventType"] in ref.AUDIT_EVENT_TYPES
     assert row["EventOriginalType"] == action
     assert row["Operation"] == f"{action} User"
-    assert row["EventSchema"] == "AuditEvent" and row["EventSchemaVersion"] == "0.1.2"
+    assert row["EventSchemaVersion"] == "0.1.2" and "EventSchema" not in row
     assert row["EventOriginalUid"] == record["event_id"]
     assert row["AdditionalFields"]["ZoomRecord"] == record
+
+
+@pytest.mark.parametrize(
+    ("detail", "event_type"),
+    [
+        # Zoom's own sample: (de)activations are filed under action "Update"
+        ("Activate User sjkfhdsf@jdfgkhgd.com ", "Enable"),
+        ("Deactivate User mynewemail@jdfkdshfhjdsf.ffasdm ", "Disable"),
+        ("Update User a@example.com  - Department: from A to B", "Set"),
+        ("Delete User a@example.com", "Set"),  # the action is specific enough: it wins
+    ],
+)
+def test_update_action_refined_by_the_details_verb(detail, event_type):
+    record = operation_log("Update", operation_detail=detail)
+    _, row = map_row("asim", "operation_logs", record)
+    assert row["EventType"] == event_type
+    assert row["EventOriginalType"] == "Update"
+
+
+@pytest.mark.parametrize(
+    ("action", "detail", "event_type"),
+    [
+        (None, "Delete User a@example.com", "Delete"),
+        ("Something new", "Activate User a@example.com", "Enable"),
+        ("Something new", "Frobnicate the widget", "Other"),
+        (None, None, "Other"),
+    ],
+)
+def test_unknown_or_missing_action_falls_back_to_the_verb_then_other(action, detail, event_type):
+    record = {"time": "2026-03-14T09:30:00Z", "action": action, "operation_detail": detail}
+    _, row = map_row("asim", "operation_logs", record)
+    assert row["EventType"] == event_type
 
 
 def test_audit_row_fields():
     record = operation_log("Update", category="User Settings")
     _, row = map_row("asim", "operation_logs", record)
     assert row["ActorUsername"] == "admin@example.com" and row["ActorUsernameType"] == "UPN"
-    assert row["Object"] == record["operation_detail"]
+    # Object is the object's name, the values are the ones Zoom says changed
+    assert row["Object"] == "zoë@example.com"
+    assert (row["OldValue"], row["NewValue"], row["ValueType"]) == ("Sales", "Ventes", "Other")
+    assert row["AdditionalFields"]["OperationDetail"] == record["operation_detail"]
+    assert row["AdditionalFields"]["Changes"] == [
+        {"Field": "Department", "OldValue": "Sales", "NewValue": "Ventes"}
+    ]
+    assert row["EventSeverity"] == "Informational"
     assert row["ObjectType"] == "Configuration Atom"
     assert row["EventSubType"] == "User Settings"
     assert row["TimeGenerated"] == row["EventStartTime"] == record["time"]
@@ -234,6 +289,8 @@ def test_audit_row_without_detail_or_operator_keeps_mandatory_fields():
     _, row = map_row("asim", "operation_logs", record)
     assert row["Object"] == "Recording"
     assert row["ActorUsername"] is None and row["ActorUsernameType"] is None
+    assert row["OldValue"] is row["NewValue"] is row["ValueType"] is None
+    assert (row["EventType"], row["EventSeverity"]) == ("Delete", "Low")
 
 
 # --- users -> ZoomIdentityInfo_CL (both profiles) ----------------------------------------
@@ -334,7 +391,8 @@ def test_operation_log_as_cloud_app_event(action):
     assert row["AccountId"] == "admin@example.com"
     assert row["AccountDisplayName"] == "Ädmin Ünicode"
     assert row["ActionType"] == f"{action} Role"
-    assert row["ObjectName"] == record["operation_detail"]
+    assert row["ObjectName"] == "zoë@example.com"  # the object's name, not the sentence
+    assert row["AdditionalFields"]["OperationDetail"] == record["operation_detail"]
     assert row["ObjectType"] == "Role"
     assert row["ReportId"] == record["event_id"]
     assert row["RawEventData"] == record

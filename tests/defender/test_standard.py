@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 from singer_sdk.testing import get_target_test_class
 
-from tap_zoom_defender.defender.target import TargetDefender, default_stream_names
-
-from .azure_standin import AzureStandIns
+from tap_zoom_defender.azure_monitor_sandbox import AzureMonitorSandbox, SandboxConfig
+from tap_zoom_defender.defender.target import TargetDefender
 
 # Filled in by class-scoped fixtures before the SDK's function-scoped runner reads them.
 JSONL_CONFIG: dict = {}
@@ -35,20 +34,27 @@ class TestTargetDefenderJsonl(_JsonlTests):
 
 
 class TestTargetDefenderAzureMonitor(_AzureTests):
-    """Standard tests, azure_monitor destination (real Azure clients, local HTTPS stand-ins)."""
+    """Standard tests, azure_monitor destination: real Azure clients, the Azure Monitor emulator."""
 
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
-    def _stand_ins(cls, tmp_path_factory):
-        stand_ins = AzureStandIns(
-            tmp_path_factory.mktemp("standard-ca"), set(default_stream_names().values())
+    def _emulator(cls, tmp_path_factory):
+        azure = AzureMonitorSandbox(
+            SandboxConfig(ca_dir=tmp_path_factory.mktemp("standard-ca"))
+        ).start()
+        AZURE_CONFIG.update(
+            destination="azure_monitor",
+            output_dir=str(tmp_path_factory.mktemp("standard-azure")),
+            azure_retry_backoff_factor=0.05,
+            azure_retry_backoff_max=0.2,
+            **azure.target_settings(),
         )
-        AZURE_CONFIG.update(stand_ins.target_config(tmp_path_factory.mktemp("standard-azure")))
         with pytest.MonkeyPatch.context() as patch:
-            for key, value in stand_ins.env().items():
+            for key, value in azure.env().items():
                 patch.setenv(key, value)
-            yield stand_ins
-        stand_ins.stop()
-        received = stand_ins.ingestion.received("Custom-ZoomPassthrough_CL")
-        assert received, "no rows reached the Logs Ingestion stand-in"
-        assert {row["SourceStream"] for row in received} >= {"test_array_data"}
+            yield azure
+        azure.stop()
+        # The suite itself only checks that nothing raised: Azure must have stored the rows.
+        assert azure.received("Custom-ZoomPassthrough_CL"), "no rows reached Logs Ingestion"
+        stored = azure.rows("ZoomPassthrough_CL")
+        assert {row["SourceStream"] for row in stored} >= {"test_array_data"}

@@ -1,4 +1,8 @@
-"""Fixed Zoom records (shapes from Zoom's API reference) plus the tap's added ``event_id``."""
+"""Fixed Zoom records (shapes from Zoom's API reference) plus the tap's added ``event_id``.
+
+``client_type`` is spelt as Zoom's real responses spell it ("win", "Browser"...), and
+``operation_detail`` follows the grammar of Zoom's real samples (zoom-api.md).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ SIGN_IN = {
     "time": "2026-03-14T08:15:30Z",
     "type": "Sign in",
     "ip_address": "203.0.113.7",
-    "client_type": "Windows",
+    "client_type": "win",
     "version": "6.1.5.12345",
     "event_id": "5f2b6c0d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c",
 }
@@ -16,7 +20,7 @@ SIGN_OUT_IPV6 = {
     "time": "2026-03-14T17:02:11Z",
     "type": "Sign out",
     "ip_address": "2001:db8:85a3::8a2e:370:7334",
-    "client_type": "iOS",
+    "client_type": "iphone",
     "version": "6.0.2",
     "event_id": "a" * 64,
 }
@@ -38,7 +42,7 @@ def operation_log(action: str, category: str = "User", **extra: str) -> dict:
         "operator": "admin@example.com",
         "category_type": category,
         "action": action,
-        "operation_detail": f"{action} User zoë@example.com - Department: Ventes",
+        "operation_detail": f"{action} User zoë@example.com  - Department: from Sales to Ventes",
         "event_id": f"{action.casefold().replace(' ', '-')}-{category}".ljust(16, "0"),
     }
     record.update(extra)

@@ -17,9 +17,26 @@ through: ``ActingAppName``/``ActingAppType`` (from ``client_type``), ``SrcDvcOs`
 ``SrcDeviceType`` for the device, and ``AdditionalFields.ClientVersion`` for its version (the
 ASimAuthenticationEventLogs table has no column for a client application's version).
 
+Operation logs: ``Object`` is the name of the object acted on and ``OldValue``/``NewValue`` the
+values Zoom's ``operation_detail`` says changed (its ``Field: from OLD to NEW`` / ``set to NEW``
+grammar, read by operation_detail.py); the sentence itself stays in
+``AdditionalFields.OperationDetail``. (De)activations are ``Enable``/``Disable``;
+``EventSeverity`` follows the rules in zoom.py (roles and security settings Medium, deletions
+and deactivations Low, else Informational).
+
 Logs Ingestion only accepts data on streams a DCR declares, and declared streams are named
 ``Custom-...``: rows for the ASim tables go to ``Custom-ZoomASim...`` input streams whose DCR data
 flow has ``outputStream: Microsoft-ASim...`` (see ``azure_setup.py``).
+
+Only columns the native tables store are sent (Azure Monitor table reference for
+ASimAuthenticationEventLogs / ASimAuditEventLogs): the ASIM aliases and constants the tables lack
+(``Dvc``, ``EventSchema``, ``User``, ``IpAddr``, ``Src``, ``Application``, ``Value``...) are added
+at query time by Sentinel's native parsers (``ASimAuthenticationNative`` /
+``ASimAuditEventNative``, e.g. ``EventSchema = "Authentication"``), so rows leave them out and the
+DCR's ``transformKql: source`` passes every column through to a column of the table. Of the
+device fields the schema recommends, ``DvcHostname`` is the one Zoom's cloud lets us fill
+truthfully: ``Zoom``, the value ASIM gives ``Dvc`` for a cloud source with no apparent device;
+Zoom reports no address or id of its service (no ``DvcIpAddr``/``DvcId``).
 """
 
 from __future__ import annotations
@@ -40,23 +57,27 @@ from tap_zoom_defender.defender.mapping.table import (
     const,
     event_key,
     fld,
-    lookup,
     original,
     required,
 )
 from tap_zoom_defender.defender.mapping.zoom import (
-    AUDIT_EVENT_TYPE,
-    CLIENT_DEVICE_ASIM,
-    CLIENT_OS,
     PRODUCT,
     SIGN_IN_TYPE,
     VENDOR,
+    audit_details,
+    audit_event_type,
+    audit_severity,
     audited_object,
     client_app_name,
     client_app_type,
-    client_lookup,
+    client_field,
+    client_version,
+    ip_address,
+    new_value,
     object_type,
+    old_value,
     operation,
+    value_type,
 )
 
 AUTHENTICATION_TABLE = "ASimAuthenticationEventLogs"
@@ -68,8 +89,12 @@ def _if_present(name: str, value: str) -> Any:
     return lambda record, _ctx: value if record.get(name) else None
 
 
-def _common(event_type: Column, schema: str, version: str) -> tuple[Column, ...]:
-    """Declare the mandatory ASIM columns every table shares (times: the event's own)."""
+def _common(event_type: Column, version: str, severity: Column) -> tuple[Column, ...]:
+    """Declare the stored ASIM columns every table shares (times: the event's own).
+
+    ``EventSchema`` and ``Dvc`` are mandatory in ASIM but not columns of the native tables: the
+    native parsers add them at query time (see the module docstring).
+    """
     return (
         Column("TimeGenerated", DATETIME, required("time")),
         Column("EventStartTime", DATETIME, required("time")),
@@ -77,11 +102,11 @@ def _common(event_type: Column, schema: str, version: str) -> tuple[Column, ...]
         Column("EventCount", INT, const(1)),
         event_type,
         Column("EventResult", STRING, const("Success")),
+        severity,
         Column("EventProduct", STRING, const(PRODUCT)),
         Column("EventVendor", STRING, const(VENDOR)),
-        Column("EventSchema", STRING, const(schema)),
         Column("EventSchemaVersion", STRING, const(version)),
-        Column("Dvc", STRING, const(PRODUCT)),
+        Column("DvcHostname", STRING, const(PRODUCT)),
         Column("EventOriginalUid", STRING, event_key),
     )
 
@@ -106,7 +131,7 @@ def _sign_in_event_type(record: Mapping[str, Any], ctx: MappingContext) -> str:
 def _sign_in_extras(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     return {
         "ClientType": record.get("client_type"),
-        "ClientVersion": record.get("version"),
+        "ClientVersion": client_version(record),
         "ZoomRecord": original(record, ctx),
     }
 
@@ -115,6 +140,8 @@ def _audit_extras(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, A
     return {
         "ZoomCategory": record.get("category_type"),
         "ZoomAction": record.get("action"),
+        "OperationDetail": record.get("operation_detail"),
+        **audit_details(record),
         "ZoomRecord": original(record, ctx),
     }
 
@@ -127,17 +154,18 @@ ACTIVITIES = Table(
     columns=(
         *_common(
             Column("EventType", STRING, _sign_in_event_type),
-            "Authentication",
             "0.1.4",
+            # Zoom reports completed sign-ins and sign-outs only: routine events.
+            Column("EventSeverity", STRING, const("Informational")),
         ),
         Column("EventOriginalType", STRING, fld("type")),
         Column("TargetUsername", STRING, fld("email")),
         Column("TargetUsernameType", STRING, _if_present("email", "UPN")),
         Column("TargetAppName", STRING, const(PRODUCT)),
         Column("TargetAppType", STRING, const("SaaS application")),
-        Column("SrcIpAddr", STRING, fld("ip_address")),
-        Column("SrcDvcOs", STRING, client_lookup(CLIENT_OS)),
-        Column("SrcDeviceType", STRING, client_lookup(CLIENT_DEVICE_ASIM)),
+        Column("SrcIpAddr", STRING, ip_address("ip_address")),
+        Column("SrcDvcOs", STRING, client_field("os")),
+        Column("SrcDeviceType", STRING, client_field("asim_device")),
         Column("ActingAppName", STRING, client_app_name),
         Column("ActingAppType", STRING, client_app_type),
         Column("AdditionalFields", DYNAMIC, _sign_in_extras),
@@ -151,15 +179,18 @@ OPERATION_LOGS = Table(
     custom=False,
     columns=(
         *_common(
-            Column("EventType", STRING, lookup(AUDIT_EVENT_TYPE, "action", "Other")),
-            "AuditEvent",
+            Column("EventType", STRING, audit_event_type),
             "0.1.2",
+            Column("EventSeverity", STRING, audit_severity),
         ),
         Column("EventSubType", STRING, fld("category_type")),
         Column("EventOriginalType", STRING, fld("action")),
         Column("Operation", STRING, operation),
         Column("Object", STRING, audited_object),
         Column("ObjectType", STRING, object_type),
+        Column("OldValue", STRING, old_value),
+        Column("NewValue", STRING, new_value),
+        Column("ValueType", STRING, value_type),
         Column("ActorUsername", STRING, fld("operator")),
         Column("ActorUsernameType", STRING, _if_present("operator", "UPN")),
         Column("TargetAppName", STRING, const(PRODUCT)),

@@ -7,11 +7,14 @@ hunting queries written for CloudAppEvents run on Zoom's sign-ins and operation 
 - ``activities`` and ``operation_logs`` -> ``ZoomCloudAppEvents_CL`` (one table, same columns)
 - ``users`` -> ``ZoomIdentityInfo_CL`` (see identity.py)
 
-``AccountDisplayName`` comes from the users stream. The tap emits streams in name order, so
-``users`` arrives *after* the events of the same run: the target persists an email -> name map
-in its output directory, and the first run's event rows have an empty ``AccountDisplayName``
-(later runs fill it). Nothing is invented: columns Zoom gives no data for (``AccountObjectId``,
-``CountryCode``, ``IsExternalUser``...) are left out rather than guessed.
+``AccountDisplayName`` comes from the users stream: the tap emits ``users`` first, so the
+target has learnt every account's name before the events of the same run arrive (the first
+run included); the email -> name map it keeps in its output directory also serves runs that
+deselect ``users`` and pipelines whose tap sends users after the events. ``ObjectName`` is the
+name of the object an admin operation acted on (parsed from ``operation_detail``, like the ASIM
+``Object``), the sentence itself is ``AdditionalFields.OperationDetail``. Nothing is invented:
+columns Zoom gives no data for (``AccountObjectId``, ``CountryCode``, ``IsExternalUser``...) are
+left out rather than guessed.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from tap_zoom_defender.defender.mapping.table import (
 )
 from tap_zoom_defender.defender.mapping.zoom import (
     AUDIT_SOURCE,
-    CLIENT_DEVICE_CLOUDAPP,
-    CLIENT_OS,
     PRODUCT,
-    client_lookup,
+    audited_object,
+    client_field,
+    client_version,
+    ip_address,
     operation,
 )
 
@@ -84,7 +88,7 @@ def _name_of(field: str) -> Source:
 def _extras(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     extras: dict[str, Any] = {"ZoomStream": ctx.stream}
     if ctx.stream == "activities":
-        extras.update(ClientType=record.get("client_type"), ClientVersion=record.get("version"))
+        extras.update(ClientType=record.get("client_type"), ClientVersion=client_version(record))
     else:
         extras.update(
             ZoomCategory=record.get("category_type"),
@@ -120,9 +124,9 @@ ACTIVITIES = _table(
         "AccountDisplayName": _name_of("email"),
         "AccountType": const("Regular"),
         "IsAdminOperation": const(False),
-        "IPAddress": fld("ip_address"),
-        "DeviceType": client_lookup(CLIENT_DEVICE_CLOUDAPP),
-        "OSPlatform": client_lookup(CLIENT_OS),
+        "IPAddress": ip_address("ip_address"),
+        "DeviceType": client_field("cloudapp_device"),
+        "OSPlatform": client_field("os"),
         "ObjectName": const(None),
         "ObjectType": const(None),
         "AuditSource": const(AUDIT_SOURCE["activities"]),
@@ -141,7 +145,7 @@ OPERATION_LOGS = _table(
         "IPAddress": const(None),
         "DeviceType": const(None),
         "OSPlatform": const(None),
-        "ObjectName": fld("operation_detail"),
+        "ObjectName": audited_object,
         "ObjectType": fld("category_type"),
         "AuditSource": const(AUDIT_SOURCE["operation_logs"]),
     }
