@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from tests.tap.helpers import busy_hour
 
 from .helpers import TAP, TapRun, run_tap, when
 
@@ -60,9 +62,12 @@ def test_all_streams_fetch_from_the_start_and_emit_what_one_at_a_time_emits(
 ):
     # Five days of both reports, 10 records per page: activities page through ~25 requests over
     # 6 windows, operation logs ~12 requests; 20 ms per request keeps listings in flight.
-    sb = sandbox_factory(users=10, days=5, late_fraction=0.0, operation_logs_per_day=30)
+    # A weekday afternoon: the late-arrival window holds operation logs whenever the suite runs.
+    sb = sandbox_factory(
+        users=10, days=5, late_fraction=0.0, operation_logs_per_day=30, now=busy_hour()
+    )
     sb.set_faults(latency=0.02)
-    now = datetime.now(timezone.utc)
+    now = sb.now()
     start = now - timedelta(days=4, hours=6)
     truth = {stream: sb.ground_truth(stream, start) for stream in REPORTS}
     settings = {

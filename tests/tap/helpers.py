@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,16 @@ def seen_ids(stream_state: dict) -> dict[str, str]:
             for i in range(0, len(joined), 16):
                 ids[joined[i : i + 16]] = newest
     return ids
+
+
+def busy_hour() -> datetime:
+    """The latest Tuesday to Thursday, 15:00 UTC, at least a day ago: the sandbox's busy hours.
+
+    Sign-ins in the sandbox follow office hours and are rarer at weekends; a live account started
+    there has enough events for a test at whatever time the suite runs. The tap follows the
+    sandbox's clock (its Date header), as it follows Zoom's.
+    """
+    day = datetime.now(timezone.utc) - timedelta(days=1)
+    while day.weekday() not in (1, 2, 3):
+        day -= timedelta(days=1)
+    return day.replace(hour=15, minute=0, second=0, microsecond=0)

@@ -7,11 +7,12 @@ range the final bookmark covers: nothing missing, nothing emitted twice.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .helpers import (
     ACTIVITY_FIELDS,
     OPERATION_FIELDS,
+    busy_hour,
     run_tap,
     run_tap_watching,
     seen_ids,
@@ -23,19 +24,6 @@ FIELDS = {"activities": ACTIVITY_FIELDS, "operation_logs": OPERATION_FIELDS}
 
 def _when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _busy_hour() -> datetime:
-    """The latest Tuesday to Thursday, 15:00 UTC, at least a day ago: the sandbox's busy hours.
-
-    Sign-ins in the sandbox follow office hours and are rarer at weekends; a live account started
-    there has enough events for a test at whatever time the suite runs. The tap follows the
-    sandbox's clock (its Date header), as it follows Zoom's.
-    """
-    day = datetime.now(timezone.utc) - timedelta(days=1)
-    while day.weekday() not in (1, 2, 3):
-        day -= timedelta(days=1)
-    return day.replace(hour=15, minute=0, second=0, microsecond=0)
 
 
 def _bookmark(state: dict, stream: str) -> datetime | None:
@@ -129,7 +117,7 @@ def test_incremental_runs_pick_up_late_arrivals_without_duplicates(tmp_path, san
         users=20,
         days=2,
         live=True,
-        now=_busy_hour(),
+        now=busy_hour(),
         events_per_user_day=96,
         operation_logs_per_day=400,
         late_fraction=0.5,
