@@ -92,12 +92,30 @@ class Table:
     def map(self, record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         """Build one row: every declared column, each value coerced to its declared type."""
         row: dict[str, Any] = {}
-        for column in self.columns:
-            value = column.source(record, ctx)
-            # Errors name the Zoom field when the column copies one (that is what to fix).
-            origin = getattr(column.source, "zoom_field", column.name)
-            row[column.name] = coerce(column.type, value, column=origin, ctx=ctx)
+        for name, kind, source, origin in self._plan:
+            value = source(record, ctx)
+            if value is None:
+                row[name] = None
+            elif kind == STRING and value.__class__ is str:  # most columns: nothing to do
+                row[name] = value
+            else:
+                row[name] = coerce(kind, value, column=origin, ctx=ctx)
         return row
+
+    @property
+    def _plan(self) -> tuple[tuple[str, str, Source, str], ...]:
+        """``(name, type, source, origin)`` per column, worked out once per table.
+
+        ``origin`` names the Zoom field when the column copies one: what errors must name.
+        """
+        plan = self.__dict__.get("_plan_cache")
+        if plan is None:
+            plan = tuple(
+                (c.name, c.type, c.source, getattr(c.source, "zoom_field", c.name))
+                for c in self.columns
+            )
+            object.__setattr__(self, "_plan_cache", plan)
+        return plan
 
 
 def coerce(kind: str, value: Any, *, column: str, ctx: MappingContext) -> Any:
@@ -144,10 +162,27 @@ def parse_time(value: Any, *, field: str, stream: str) -> dt.datetime:
 
 
 def iso_utc(value: Any, *, field: str, stream: str) -> str:
-    """Render a date-time the way Zoom does (``2019-09-15T19:13:41Z``), keeping microseconds."""
-    parsed = parse_time(value, field=field, stream=stream)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if parsed.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return parsed.strftime(fmt)
+    """Render a date-time the way Zoom does (``2019-09-15T19:13:41Z``), keeping microseconds.
+
+    A row asks for the same value several times (TimeGenerated, EventStartTime, ...): the last
+    answer is kept (the mapping runs on the reader thread only).
+    """
+    last = _LAST_ISO
+    if value is last[0]:
+        return last[1]
+    p = parse_time(value, field=field, stream=stream)
+    # The same text as strftime("%Y-%m-%dT%H:%M:%S[.%f]Z"), at a third of its cost (hot path).
+    text = f"{p.year:04d}-{p.month:02d}-{p.day:02d}T{p.hour:02d}:{p.minute:02d}:{p.second:02d}"
+    text = f"{text}.{p.microsecond:06d}Z" if p.microsecond else f"{text}Z"
+    last[:] = [value, text]
+    return text
+
+
+_LAST_ISO: list[Any] = [object(), ""]
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types JSON takes as they are (checked by exact type: the hot path of :func:`json_safe`)."""
 
 
 def json_safe(value: Any) -> Any:
@@ -156,6 +191,13 @@ def json_safe(value: Any) -> Any:
     The Singer SDK turns ``date-time`` strings into ``datetime`` objects before a sink sees them;
     they go back to Zoom's own ``...Z`` form so the kept original record reads as Zoom sent it.
     """
+    if value.__class__ in _PLAIN:
+        return value
+    if value.__class__ is dict:
+        return {
+            (k if k.__class__ is str else str(k)): (v if v.__class__ in _PLAIN else json_safe(v))
+            for k, v in value.items()
+        }
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
