@@ -177,6 +177,8 @@ def truncate(value: Any, limit: int) -> tuple[Any, bool]:
     """
     if value is None or isinstance(value, bool | int | float):
         return value, False
+    if isinstance(value, str) and len(value) * 4 <= limit:  # at most 4 UTF-8 bytes a character
+        return value, False
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     data = text.encode("utf-8")
     if len(data) <= limit:

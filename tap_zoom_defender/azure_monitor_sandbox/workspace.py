@@ -136,7 +136,9 @@ class Workspace:
                 notes["dropped"].append(name)
                 continue
             kind = table.columns[name]
-            converted = coerce(value, kind)
+            converted = (
+                value if kind == "string" and value.__class__ is str else coerce(value, kind)
+            )
             if converted is None:
                 if value is not None:
                     notes["nulled"].append(name)

@@ -15,6 +15,8 @@ azure-identity credential, ``Retry-After``. This module adds what the client lea
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import io
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -28,7 +30,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.policies import RetryPolicy
-from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError
+from azure.monitor.ingestion import LogsIngestionClient
 
 from tap_zoom_defender.defender.destinations.durable import DurableAppender, encode_lines
 from tap_zoom_defender.defender.errors import DeliveryError
@@ -56,24 +58,38 @@ class IngestionRetryPolicy(RetryPolicy):
         return True
 
 
-def split_calls(rows: list[dict[str, Any]], limit: int = MAX_CALL_BYTES) -> Iterator[list[dict]]:
-    """Group rows into calls whose JSON array (as the client encodes it) stays under ``limit``.
+def split_calls(
+    rows: list[dict[str, Any]], limit: int = MAX_CALL_BYTES
+) -> Iterator[tuple[list[dict], bytes]]:
+    """Group rows into calls whose JSON array stays under ``limit``: ``(rows, gzipped body)``.
 
-    A single row over the limit still gets a call of its own: the service, not us, is the
-    authority on its limit, and its 413 becomes a clear error plus a dead-lettered row.
+    Each row is encoded once, here; the body is what the client sends as it is (it would
+    otherwise encode every row again to chunk and then gzip them). A single row over the limit
+    still gets a call of its own: the service, not us, is the authority on its limit, and its
+    413 becomes a clear error plus a dead-lettered row.
     """
     batch: list[dict[str, Any]] = []
+    parts: list[bytes] = []
     size = 2  # "[]"
     for row in rows:
-        row_size = len(json.dumps(row).encode("utf-8"))
-        grown = row_size + (2 if batch else 0)  # ", " between rows
+        encoded = _ENCODER.encode(row).encode("utf-8")
+        grown = len(encoded) + (1 if batch else 0)  # "," between rows
         if batch and size + grown > limit:
-            yield batch
-            batch, size, grown = [], 2, row_size
+            yield batch, _body(parts)
+            batch, parts, size, grown = [], [], 2, len(encoded)
         batch.append(row)
+        parts.append(encoded)
         size += grown
     if batch:
-        yield batch
+        yield batch, _body(parts)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _body(parts: list[bytes]) -> bytes:
+    """Return the gzipped JSON array of already-encoded rows (level 6, as the client's own)."""
+    return gzip.compress(b"[" + b",".join(parts) + b"]", compresslevel=6)
 
 
 def build_credential(config: Mapping[str, Any]) -> Any:
@@ -155,15 +171,15 @@ class AzureMonitorDestination:
             return
         stream = self.stream_for(table)
         calls = list(split_calls(rows))
-        for index, call in enumerate(calls):
-            failures: list[LogsUploadError] = []
-            self.client.upload(
-                rule_id=self.rule_id, stream_name=stream, logs=call, on_error=failures.append
-            )
-            if not failures:
+        for index, (call, body) in enumerate(calls):
+            try:
+                self.client.upload(rule_id=self.rule_id, stream_name=stream, logs=io.BytesIO(body))
+            except Exception as exc:  # describe() turns every kind into one sentence
+                error: Exception = exc
+            else:
                 continue
-            reason, temporary = self.describe(failures[0].error, stream=stream, rows=call)
-            undelivered = [row for rest in calls[index:] for row in rest]
+            reason, temporary = self.describe(error, stream=stream, rows=call)
+            undelivered = [row for rest, _ in calls[index:] for row in rest]
             path, problem = self.dead_letter(table, stream, undelivered, reason)
             if problem is None:
                 kept = f"{len(undelivered)} undelivered rows written to {path}"
