@@ -41,7 +41,15 @@ KEYS = {"ASimAuthenticationEventLogs": "EventOriginalUid", "ASimAuditEventLogs":
         "ZoomCloudAppEvents_CL": "ReportId", "ZoomIdentityInfo_CL": "ReportId"}  # fmt: skip
 
 
-def pipe_run(sb, tmp: Path, profile: str, state: dict | None) -> dict | None:
+def pipe_run(
+    sb,
+    tmp: Path,
+    profile: str,
+    state: dict | None,
+    *,
+    target_extra: dict | None = None,
+    env: dict[str, str] | None = None,
+) -> dict | None:
     """Run ``tap | target`` as a real pipe; return the last STATE the target acknowledged."""
     tap_config = write_config(
         tmp / "tap.json",
@@ -51,7 +59,8 @@ def pipe_run(sb, tmp: Path, profile: str, state: dict | None) -> dict | None:
          "quota_state_path": str(tmp / "quota.sqlite")},
     )  # fmt: skip
     target_config = write_config(
-        tmp / "target.json", {"output_dir": str(tmp / "out"), "schema_profile": profile}
+        tmp / "target.json",
+        {"output_dir": str(tmp / "out"), "schema_profile": profile, **(target_extra or {})},
     )
     args = [TAP, "--config", str(tap_config)]
     if state:
@@ -61,8 +70,8 @@ def pipe_run(sb, tmp: Path, profile: str, state: dict | None) -> dict | None:
     with open(tmp / "tap.log", "ab") as tap_log:
         tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=tap_log)
         target = subprocess.run(
-            [TARGET, "--config", str(target_config)],
-            stdin=tap.stdout, capture_output=True, timeout=240, check=False,
+            [TARGET, "--config", str(target_config)], stdin=tap.stdout, capture_output=True,
+            timeout=240, check=False, env={**os.environ, **(env or {})},
         )  # fmt: skip
         tap.stdout.close()
         assert tap.wait(timeout=60) == 0, (tmp / "tap.log").read_text()[-3000:]
