@@ -73,16 +73,23 @@ class Sandbox:
 @contextmanager
 def sandbox(*args: str, runner: list[str] | None = None) -> Iterator[Sandbox]:
     """Start ``zoom-sandbox --port 0 --url-file ... *args`` (or ``runner``) and stop it after."""
+    with emulator(runner or [SANDBOX], *args) as (info, proc):
+        yield Sandbox(info, proc)
+
+
+@contextmanager
+def emulator(command: list[str], *args: str) -> Iterator[tuple[dict, subprocess.Popen]]:
+    """Start an emulator CLI with ``--port 0 --url-file``; yield what the file says, and it."""
     with tempfile.TemporaryDirectory() as tmp:
-        url_file = Path(tmp) / "sandbox.json"
-        cmd = [*(runner or [SANDBOX]), "--port", "0", "--url-file", str(url_file), *args]
+        url_file = Path(tmp) / "emulator.json"
+        cmd = [*command, "--port", "0", "--url-file", str(url_file), *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             while not url_file.exists():
                 if proc.poll() is not None:
-                    raise SystemExit(f"sandbox failed: {proc.stderr.read().decode()}")
+                    raise SystemExit(f"{command[-1]} failed: {proc.stderr.read().decode()}")
                 time.sleep(0.05)
-            yield Sandbox(json.loads(url_file.read_text()), proc)
+            yield json.loads(url_file.read_text()), proc
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -32,7 +32,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BIN, TAP, PeakRss, sandbox
+from common import BIN, TAP, PeakRss, emulator, sandbox
 
 TARGET = str(BIN / "target-defender")
 BUSINESS_MAX_RECORDS_PER_S = 40 * 300
@@ -85,20 +85,10 @@ def write_input(messages: list[dict], records: int, path: Path) -> None:
 @contextmanager
 def azure_emulator(tmp: Path) -> Iterator[dict]:
     """``azure-monitor-sandbox`` in its own process (the project's asim DCR), rate limits off."""
-    url_file = tmp / "azure.json"
-    cmd = [str(BIN / "azure-monitor-sandbox"), "--port", "0", "--url-file", str(url_file),
-           "--ca-dir", str(tmp / "ca"), "--requests-per-window", "1000000",
-           "--bytes-per-window", "100000000000"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        while not url_file.exists():
-            if proc.poll() is not None:
-                raise SystemExit(f"azure-monitor-sandbox failed: {proc.stderr.read().decode()}")
-            time.sleep(0.05)
-        yield json.loads(url_file.read_text())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    limits_off = ["--requests-per-window", "1000000", "--bytes-per-window", "100000000000"]
+    command = [str(BIN / "azure-monitor-sandbox")]
+    with emulator(command, "--ca-dir", str(tmp / "ca"), *limits_off) as (info, _proc):
+        yield info
 
 
 def stored(azure: dict) -> dict[str, int]:
