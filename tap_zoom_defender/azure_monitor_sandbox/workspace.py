@@ -19,10 +19,17 @@ Per row of an accepted call, for each data flow of its stream:
    is what the emulator does.
 
 Stored rows hold only columns that have a value (Log Analytics shows the others empty).
+
+Storing is asynchronous, as in Azure: a 204 means the call was accepted (checked, within the
+limits, a JSON array) and the rows become queryable after an ingestion latency ("Log data
+ingestion time in Azure Monitor"). The emulator stores accepted calls, in order of acceptance,
+when their rows or counts are first read, so that latency costs the sender nothing and a reader
+never sees a half-stored table.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -75,9 +82,13 @@ class Workspace:
         self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
         self.stats: dict[str, TableStats] = {name: TableStats() for name in tables}
         self.lock = threading.Lock()
+        self._backlog: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._storing = threading.Lock()  # one reader stores the backlog, in order
 
     def reset(self) -> None:
-        """Forget every stored row and count."""
+        """Forget every stored row and count, and every accepted call not yet stored."""
+        with self._storing:
+            self._backlog.clear()
         with self.lock:
             for name in self.tables:
                 self.rows[name] = []
@@ -90,7 +101,23 @@ class Workspace:
         records: list[dict[str, Any]],
         received: datetime,
     ) -> None:
-        """Store ``records`` (one accepted call to a stream) through each of its ``flows``."""
+        """Accept ``records`` (one call to a stream): stored before anything is read."""
+        self._backlog.append((declared, flows, records, received))
+
+    def settle(self) -> None:
+        """Store every call accepted so far, in the order they were accepted."""
+        with self._storing:
+            while self._backlog:
+                self._store_call(*self._backlog.popleft())
+
+    def _store_call(
+        self,
+        declared: dict[str, str],
+        flows: list[DataFlow],
+        records: list[dict[str, Any]],
+        received: datetime,
+    ) -> None:
+        """Store one accepted call's ``records`` through each of its stream's ``flows``."""
         inputs = []
         undeclared: Counter = Counter()
         nulled: Counter = Counter()  # values the stream declaration's type could not read
@@ -164,10 +191,12 @@ class Workspace:
 
     def table_rows(self, name: str) -> list[dict[str, Any]]:
         """Return a copy of the rows stored in ``name``."""
+        self.settle()
         with self.lock:
             return [dict(row) for row in self.rows[name]]
 
     def table_stats(self, name: str) -> dict[str, Any]:
         """Return the counts of ``name``."""
+        self.settle()
         with self.lock:
             return self.stats[name].as_dict()

@@ -90,6 +90,16 @@ def _run(azure, tmp_path, msgs, **settings):
     return run_target(config, msgs, env=azure.env())
 
 
+def _start_target(azure, tmp_path, stderr):
+    """target-defender reading from a pipe the test writes to as a tap would."""
+    config = write_config(tmp_path / "c.json", _target_config(azure, tmp_path / "out"))
+    return subprocess.Popen(
+        [TARGET, "--config", str(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        env={**os.environ, **azure.env()},
+    )  # fmt: skip
+
+
 def _no_traceback(done):
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
 
@@ -313,12 +323,7 @@ def test_rejected_token_is_a_clear_401(azure, api, tmp_path):
 
 def test_state_is_acknowledged_only_after_azure_answered_204(azure, api, tmp_path):
     """With stdin still open, a STATE comes back only once its rows were accepted (204)."""
-    config = write_config(tmp_path / "c.json", _target_config(azure, tmp_path / "out"))
-    proc = subprocess.Popen(
-        [TARGET, "--config", str(config)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, **azure.env()},
-    )  # fmt: skip
+    proc = _start_target(azure, tmp_path, stderr=subprocess.DEVNULL)
     try:
         for n in (1, 2):
             msgs = [record("activities", activity(i)) for i in range(n * 10 - 10, n * 10)]
@@ -333,3 +338,31 @@ def test_state_is_acknowledged_only_after_azure_answered_204(azure, api, tmp_pat
         proc.wait(timeout=30)
         proc.stdout.close()
     assert proc.returncode == 0
+
+
+def test_a_failed_upload_stops_every_later_write_and_state(azure, api, tmp_path):
+    """Uploads run beside the reader: once one fails, nothing after it is sent or acknowledged.
+
+    The first batch is acknowledged; then the role is revoked, and two more batches with their
+    STATEs arrive at once. The second batch's 403 must end the run with one line, the third
+    batch must never be sent, and no STATE after the first may reach stdout.
+    """
+    proc = _start_target(azure, tmp_path, stderr=subprocess.PIPE)
+    first = [record("activities", activity(i)) for i in range(10)]
+    proc.stdin.write(encode([schema("activities"), *first, state({"n": 1})]))
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline()) == {"n": 1}
+    api.revoke_role(api.client_id)
+    later = []
+    for n in (2, 3):
+        later += [record("activities", activity(i)) for i in range(n * 10 - 10, n * 10)]
+        later.append(state({"n": n}))
+    out, err = proc.communicate(encode(later), timeout=60)
+    assert proc.returncode == 1
+    assert out == ""
+    assert "Traceback" not in err, err[-2000:]
+    (line,) = error_lines(err)
+    assert "403" in line and "STATE withheld" in line
+    delivered = [r["EventOriginalUid"] for r in api.received(AUTH_STREAM)]
+    assert sorted(delivered) == [f"{i:064x}" for i in range(10)]
+    assert [call.status for call in api.calls] == [204, 403]  # the third batch never went

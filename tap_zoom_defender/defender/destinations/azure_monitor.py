@@ -88,8 +88,13 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _body(parts: list[bytes]) -> bytes:
-    """Return the gzipped JSON array of already-encoded rows (level 6, as the client's own)."""
-    return gzip.compress(b"[" + b",".join(parts) + b"]", compresslevel=6)
+    """Return the gzipped JSON array of already-encoded rows.
+
+    Level 1, not the client's 6: the 1 MB limit applies to the uncompressed body too, so a
+    tighter compression only saves bandwidth (~55 KB against ~70 KB per full call of sign-ins),
+    at three times the CPU (9 ms against 3 ms per MB, measured on our rows).
+    """
+    return gzip.compress(b"[" + b",".join(parts) + b"]", compresslevel=1)
 
 
 def build_credential(config: Mapping[str, Any]) -> Any:

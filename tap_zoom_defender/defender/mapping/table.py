@@ -91,31 +91,42 @@ class Table:
 
     def map(self, record: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         """Build one row: every declared column, each value coerced to its declared type."""
-        row: dict[str, Any] = {}
-        for name, kind, source, origin in self._plan:
+        template, plan = self._plan
+        row = template.copy()  # constants already in place, every other column None
+        for name, kind, source, origin in plan:
             value = source(record, ctx)
             if value is None:
-                row[name] = None
-            elif kind == STRING and value.__class__ is str:  # most columns: nothing to do
+                continue
+            if kind == STRING and value.__class__ is str:  # most columns: nothing to do
                 row[name] = value
             else:
                 row[name] = coerce(kind, value, column=origin, ctx=ctx)
         return row
 
     @property
-    def _plan(self) -> tuple[tuple[str, str, Source, str], ...]:
-        """``(name, type, source, origin)`` per column, worked out once per table.
+    def _plan(self) -> tuple[dict[str, Any], tuple[tuple[str, str, Source, str], ...]]:
+        """``(template, plan)``, worked out once per table (the mapping's hot path).
 
-        ``origin`` names the Zoom field when the column copies one: what errors must name.
+        ``template`` is a row in column order holding the constant columns' values (a third of
+        an ASIM row) and None elsewhere; ``plan`` has ``(name, type, source, origin)`` for the
+        other columns, ``origin`` naming the Zoom field when the column copies one (what errors
+        must name).
         """
-        plan = self.__dict__.get("_plan_cache")
-        if plan is None:
-            plan = tuple(
-                (c.name, c.type, c.source, getattr(c.source, "zoom_field", c.name))
-                for c in self.columns
-            )
-            object.__setattr__(self, "_plan_cache", plan)
-        return plan
+        cached = self.__dict__.get("_plan_cache")
+        if cached is None:
+            template: dict[str, Any] = {}
+            plan = []
+            for c in self.columns:
+                if hasattr(c.source, "constant"):
+                    value = c.source.constant  # type: ignore[attr-defined]
+                    ctx = MappingContext(stream=self.name)
+                    template[c.name] = coerce(c.type, value, column=c.name, ctx=ctx)
+                else:
+                    template[c.name] = None
+                    plan.append((c.name, c.type, c.source, getattr(c.source, "zoom_field", c.name)))
+            cached = (template, tuple(plan))
+            object.__setattr__(self, "_plan_cache", cached)
+        return cached
 
 
 def coerce(kind: str, value: Any, *, column: str, ctx: MappingContext) -> Any:
@@ -170,6 +181,13 @@ def iso_utc(value: Any, *, field: str, stream: str) -> str:
     last = _LAST_ISO
     if value is last[0]:
         return last[1]
+    if value.__class__ is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        try:  # already Zoom's own form (the sink leaves valid date-time text as text)
+            dt.datetime.fromisoformat(value[:19])
+            last[:] = [value, value]
+            return value
+        except ValueError:
+            pass  # parse_time names the field
     p = parse_time(value, field=field, stream=stream)
     # The same text as strftime("%Y-%m-%dT%H:%M:%S[.%f]Z"), at a third of its cost (hot path).
     text = f"{p.year:04d}-{p.month:02d}-{p.day:02d}T{p.hour:02d}:{p.minute:02d}:{p.second:02d}"
@@ -194,6 +212,8 @@ def json_safe(value: Any) -> Any:
     if value.__class__ in _PLAIN:
         return value
     if value.__class__ is dict:
+        if _PLAIN.issuperset(map(type, value.values())):
+            return value  # flat JSON values: already serialisable, nothing to copy
         return {
             (k if k.__class__ is str else str(k)): (v if v.__class__ in _PLAIN else json_safe(v))
             for k, v in value.items()
@@ -232,8 +252,13 @@ def content_key(stream: str, record: Mapping[str, Any]) -> str:
 
 
 def const(value: Any) -> Source:
-    """Put the same value in every row."""
-    return lambda _record, _ctx: value
+    """Put the same value in every row (written once into the table's row template)."""
+
+    def read(_record: Mapping[str, Any], _ctx: MappingContext) -> Any:
+        return value
+
+    read.constant = value  # type: ignore[attr-defined]
+    return read
 
 
 def fld(name: str) -> Source:
