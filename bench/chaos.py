@@ -12,7 +12,7 @@ Each *mode* is one campaign with its own output folder and state:
 A campaign starts the pipeline, sends the signal after a random delay, waits for both processes,
 and keeps the last STATE target-defender acknowledged (what Meltano would store); the next
 run resumes from it. After ``--kills`` signals that landed mid-run, one last run goes to the
-end. The rows target-defender wrote (ASimAuthenticationEventLogs, ASimAuditEventLogs) are then
+end. The rows target-defender wrote (ZoomAuthentication_CL, ZoomAuditEvent_CL) are then
 compared with the sandbox's ground truth by their Zoom fields: *lost* rows are in the truth
 and not written, *duplicated* rows are written more than once.
 
@@ -46,9 +46,9 @@ from common import BIN, TAP, sandbox
 
 TARGET = str(BIN / "target-defender")
 TABLES = {
-    "activities": ("ASimAuthenticationEventLogs", ("email", "time", "type", "ip_address",
+    "activities": ("ZoomAuthentication_CL", ("email", "time", "type", "ip_address",
                                                    "client_type", "version")),
-    "operation_logs": ("ASimAuditEventLogs", ("time", "operator", "category_type", "action",
+    "operation_logs": ("ZoomAuditEvent_CL", ("time", "operator", "category_type", "action",
                                               "operation_detail")),
 }  # fmt: skip
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}

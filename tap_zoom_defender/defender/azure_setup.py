@@ -1,13 +1,19 @@
-r"""Print the Azure set-up that matches the mapping: custom tables and a Data Collection Rule.
+r"""Print the Azure set-up that matches the mapping, generated from the target's own tables.
 
 Generated from the same ``Table`` definitions the target writes with, so the DCR's stream
-declarations can never drift from the rows we send::
+declarations and the tables can never drift from the rows we send. The one artefact to deploy
+is the ARM template (tables, DCR, its role, the ASIM parsers; see ``arm_template.py``)::
 
-    python -m tap_zoom_defender.defender.azure_setup tables --profile asim \\
-        --resource-group RG --workspace WS
-    python -m tap_zoom_defender.defender.azure_setup dcr --profile asim \\
-        --workspace-resource-id /subscriptions/.../workspaces/WS --location westeurope \\
-        > zoom-dcr.json
+    python -m tap_zoom_defender.defender.azure_setup template > zoom-sentinel.json
+    az deployment group create --resource-group RG --template-file zoom-sentinel.json \
+        --parameters workspaceName=WS ingestionPrincipalId=OBJECT_ID
+
+The pieces alone (``az`` table commands, DCR JSON for ``az monitor data-collection rule
+create``) are there for workspaces managed by other means::
+
+    python -m tap_zoom_defender.defender.azure_setup tables --resource-group RG --workspace WS
+    python -m tap_zoom_defender.defender.azure_setup dcr \
+        --workspace-resource-id /subscriptions/.../workspaces/WS --location westeurope
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import shlex
 import sys
 from typing import Any
 
+from tap_zoom_defender.defender.arm_template import deployment_template
 from tap_zoom_defender.defender.mapping import PASSTHROUGH, PROFILES, Table
 
 # Our column types -> DCR streamDeclarations types / Log Analytics table column types.
@@ -97,11 +104,30 @@ def main(argv: list[str] | None = None) -> int:
     dcr = sub.add_parser("dcr", help="DCR JSON (az monitor data-collection rule create)")
     dcr.add_argument("--workspace-resource-id", required=True)
     dcr.add_argument("--location", required=True)
-    for p in (tables, dcr):
+    template = sub.add_parser(
+        "template",
+        help="ARM template: tables, DCR, role and ASIM parsers (az deployment group create)",
+    )
+    template.add_argument(
+        "--workspace", help="default for the template's workspaceName parameter (optional)"
+    )
+    for p in (tables, dcr, template):
         p.add_argument("--profile", choices=sorted(PROFILES), default="asim")
     args = parser.parse_args(argv)
     if args.what == "tables":
         print("\n".join(table_commands(args.profile, args.resource_group, args.workspace)))
+    elif args.what == "template":
+        dcr_doc = dcr_template(
+            args.profile, "[variables('workspaceResourceId')]", "[parameters('location')]"
+        )
+        document = deployment_template(
+            profile_tables(args.profile),
+            dcr_doc,
+            with_parsers=args.profile == "asim",
+            workspace=args.workspace,
+        )
+        json.dump(document, sys.stdout, indent=2)
+        print()
     else:
         template = dcr_template(args.profile, args.workspace_resource_id, args.location)
         json.dump(template, sys.stdout, indent=2)

@@ -46,8 +46,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default=DEFAULT_PROFILE,
         allowed_values=sorted(PROFILES),
-        description="Mapping profile: asim (ASimAuthenticationEventLogs, "
-        "ASimAuditEventLogs) or cloudappevents (ZoomCloudAppEvents_CL). Users always go "
+        description="Mapping profile: asim (ZoomAuthentication_CL, "
+        "ZoomAuditEvent_CL) or cloudappevents (ZoomCloudAppEvents_CL). Users always go "
         "to ZoomIdentityInfo_CL.",
     ),
     th.Property(

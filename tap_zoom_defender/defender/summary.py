@@ -19,10 +19,10 @@ from tap_zoom_defender.defender.mapping import all_tables
 
 # The columns worth a glance per table (the full row is in the file).
 PREVIEW: dict[str, tuple[str, ...]] = {
-    "ASimAuthenticationEventLogs": (
+    "ZoomAuthentication_CL": (
         "TimeGenerated", "EventType", "EventResult", "TargetUsername", "SrcIpAddr", "SrcDvcOs",
     ),
-    "ASimAuditEventLogs": (
+    "ZoomAuditEvent_CL": (
         "TimeGenerated", "EventType", "Operation", "ActorUsername", "ObjectType",
     ),
     "ZoomIdentityInfo_CL": (

@@ -126,8 +126,8 @@ def test_project_setup_loads_and_routes_streams(azure_monitor_sandbox_factory):
         for dcr in az.info()["dcrs"]
         for stream, flows in dcr["streams"].items()
     }
-    assert routes["Custom-ZoomASimAuthenticationEventLogs"] == ["ASimAuthenticationEventLogs"]
-    assert routes["Custom-ZoomASimAuditEventLogs"] == ["ASimAuditEventLogs"]
+    assert routes["Custom-ZoomAuthentication_CL"] == ["ZoomAuthentication_CL"]
+    assert routes["Custom-ZoomAuditEvent_CL"] == ["ZoomAuditEvent_CL"]
     assert routes["Custom-ZoomCloudAppEvents_CL"] == ["ZoomCloudAppEvents_CL"]
     assert routes["Custom-ZoomIdentityInfo_CL"] == ["ZoomIdentityInfo_CL"]
     assert routes["Custom-ZoomPassthrough_CL"] == ["ZoomPassthrough_CL"]

@@ -185,10 +185,11 @@ USERNAME_TYPES = {"UPN", "Windows", "DN", "Simple", "Other"}
 APP_TYPES = {"Process", "Service", "Resource", "URL", "SaaS application", "CSP", "Other"}
 DEVICE_TYPES = {"Computer", "Mobile Device", "IOT Device", "Other"}
 
-# table name -> (allowed columns with types, columns that must be present)
+# table name -> (allowed columns with types, columns that must be present). The Zoom ASIM
+# tables are custom tables with the native ASIM tables' column names and types.
 TABLES = {
-    "ASimAuthenticationEventLogs": (AUTHENTICATION, ASIM_MANDATORY_STORED),
-    "ASimAuditEventLogs": (AUDIT, AUDIT_MANDATORY),
+    "ZoomAuthentication_CL": (AUTHENTICATION, ASIM_MANDATORY_STORED),
+    "ZoomAuditEvent_CL": (AUDIT, AUDIT_MANDATORY),
     "ZoomCloudAppEvents_CL": (
         {**CLOUD_APP_EVENTS, **CUSTOM_TABLE_EXTRA},
         {
@@ -214,7 +215,7 @@ TABLES = {
 
 # table name -> {column: the values ASIM allows in it}; checked for every row a test produces.
 ALLOWED_VALUES = {
-    "ASimAuthenticationEventLogs": {
+    "ZoomAuthentication_CL": {
         "EventType": AUTH_EVENT_TYPES,
         "EventResult": EVENT_RESULTS,
         "EventSeverity": EVENT_SEVERITIES,
@@ -224,7 +225,7 @@ ALLOWED_VALUES = {
         "ActingAppType": APP_TYPES,
         "SrcDeviceType": DEVICE_TYPES,
     },
-    "ASimAuditEventLogs": {
+    "ZoomAuditEvent_CL": {
         "EventType": AUDIT_EVENT_TYPES,
         "EventResult": EVENT_RESULTS,
         "EventSeverity": EVENT_SEVERITIES,

@@ -34,8 +34,8 @@ from .singer_io import (
 )
 from .zoom_records import SIGN_IN, SIGN_OUT_IPV6, operation_log
 
-AUTH_STREAM = "Custom-ZoomASimAuthenticationEventLogs"
-AUDIT_STREAM = "Custom-ZoomASimAuditEventLogs"
+AUTH_STREAM = "Custom-ZoomAuthentication_CL"
+AUDIT_STREAM = "Custom-ZoomAuditEvent_CL"
 SCOPE = "https://monitor.azure.com//.default"
 # A second DCR: the cloudappevents set-up with its events stream renamed (azure_stream_names).
 EVENTS_STREAM = "Custom-ZoomEvents"
@@ -131,12 +131,12 @@ def test_rows_arrive_as_the_jsonl_destination_writes_them(azure, api, tmp_path):
     jsonl = write_config(tmp_path / "j.json", {"output_dir": str(tmp_path / "j")})
     assert run_target(jsonl, _messages()).returncode == 0
     assert api.received(AUTH_STREAM) == read_rows(
-        tmp_path / "j" / "ASimAuthenticationEventLogs.jsonl"
+        tmp_path / "j" / "ZoomAuthentication_CL.jsonl"
     )
-    assert api.received(AUDIT_STREAM) == read_rows(tmp_path / "j" / "ASimAuditEventLogs.jsonl")
+    assert api.received(AUDIT_STREAM) == read_rows(tmp_path / "j" / "ZoomAuditEvent_CL.jsonl")
     # ... and stored: one table row per row sent, whatever columns the tables lack.
-    assert api.stats("ASimAuthenticationEventLogs")["stored"] == 2
-    assert [r["EventOriginalUid"] for r in api.rows("ASimAuditEventLogs")] == [
+    assert api.stats("ZoomAuthentication_CL")["stored"] == 2
+    assert [r["EventOriginalUid"] for r in api.rows("ZoomAuditEvent_CL")] == [
         operation_log("Update", category="Role")["event_id"]
     ]
 
@@ -201,7 +201,7 @@ def test_persistent_429_dead_letters_and_exits_tempfail(azure, api, tmp_path):
     assert [c.status for c in api.calls] == [429, 429]  # the call and its one retry
     assert _gaps(api.calls)[0] >= 1.0  # even the last retry waited for Retry-After
     assert done.stdout == ""  # STATE withheld
-    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ZoomAuthentication_CL.jsonl")
     assert [d["row"]["EventOriginalUid"] for d in dead] == [
         SIGN_IN["event_id"],
         SIGN_OUT_IPV6["event_id"],
@@ -227,7 +227,7 @@ def test_persistent_5xx_dead_letters_and_exits_tempfail(azure, api, tmp_path):
     (line,) = error_lines(done.stderr)
     assert "503" in line and "dead-letter" in line and "re-run" in line
     assert done.stdout == ""  # the STATE that would skip these rows is withheld
-    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ZoomAuthentication_CL.jsonl")
     assert [d["row"]["EventOriginalUid"] for d in dead] == [
         SIGN_IN["event_id"],
         SIGN_OUT_IPV6["event_id"],
@@ -267,7 +267,7 @@ def test_413_for_a_row_over_one_megabyte(azure, tmp_path):
     (line,) = error_lines(done.stderr)
     assert "413" in line and "1 MB" in line
     assert states(done.stdout) == [{"n": 1}]  # acknowledged only up to the delivered row
-    dead = read_rows(tmp_path / "out" / "dead-letter" / "ASimAuthenticationEventLogs.jsonl")
+    dead = read_rows(tmp_path / "out" / "dead-letter" / "ZoomAuthentication_CL.jsonl")
     assert [d["row"]["EventOriginalUid"] for d in dead] == ["f" * 64]
 
 
@@ -288,7 +288,7 @@ def test_unknown_stream_name_is_a_clear_404(azure, tmp_path):
         azure,
         tmp_path,
         _messages()[:4],
-        azure_stream_names={"ASimAuthenticationEventLogs": "Custom-Typo_CL"},
+        azure_stream_names={"ZoomAuthentication_CL": "Custom-Typo_CL"},
     )
     assert done.returncode == 1
     (line,) = error_lines(done.stderr)

@@ -28,7 +28,7 @@ from .singer_io import (
 )
 from .zoom_records import SIGN_IN, operation_log
 
-AUTH = "ASimAuthenticationEventLogs.jsonl"
+AUTH = "ZoomAuthentication_CL.jsonl"
 SECOND = {**SIGN_IN, "event_id": "f" * 64}
 GOOD = [schema("activities"), record("activities", SIGN_IN), state({"b": 1})]
 """Lines 1-3: written and acknowledged before the bad line 4."""
@@ -130,7 +130,7 @@ def test_operation_log_time_of_the_wrong_type(tmp_path):
     (line,) = error_lines(done.stderr)
     assert "'operation_logs'" in line and "field 'time' is int 5" in line
     assert done.stdout == ""
-    assert read_rows(tmp_path / "out" / "ASimAuditEventLogs.jsonl") == []
+    assert read_rows(tmp_path / "out" / "ZoomAuditEvent_CL.jsonl") == []
 
 
 def test_input_that_is_not_utf8(tmp_path):

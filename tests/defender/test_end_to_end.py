@@ -33,11 +33,11 @@ PROJECT = Path(__file__).resolve().parents[2]
 LATE_HOURS = 6
 
 EVENT_TABLES = {
-    "asim": {"activities": "ASimAuthenticationEventLogs", "operation_logs": "ASimAuditEventLogs"},
+    "asim": {"activities": "ZoomAuthentication_CL", "operation_logs": "ZoomAuditEvent_CL"},
     "cloudappevents": {"activities": "ZoomCloudAppEvents_CL",
                        "operation_logs": "ZoomCloudAppEvents_CL"},
 }  # fmt: skip
-KEYS = {"ASimAuthenticationEventLogs": "EventOriginalUid", "ASimAuditEventLogs": "EventOriginalUid",
+KEYS = {"ZoomAuthentication_CL": "EventOriginalUid", "ZoomAuditEvent_CL": "EventOriginalUid",
         "ZoomCloudAppEvents_CL": "ReportId", "ZoomIdentityInfo_CL": "ReportId"}  # fmt: skip
 
 

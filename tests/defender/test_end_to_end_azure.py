@@ -19,7 +19,7 @@ from tap_zoom_defender.defender.mapping import PROFILES, MappingContext
 
 from .test_end_to_end import _comparable, pipe_run
 
-TABLES = {"activities": "ASimAuthenticationEventLogs", "operation_logs": "ASimAuditEventLogs"}
+TABLES = {"activities": "ZoomAuthentication_CL", "operation_logs": "ZoomAuditEvent_CL"}
 
 
 @pytest.fixture

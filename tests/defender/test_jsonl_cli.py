@@ -25,7 +25,7 @@ from .singer_io import (
 )
 from .zoom_records import FULL_USER, SIGN_IN, operation_log
 
-AUTH = "ASimAuthenticationEventLogs.jsonl"
+AUTH = "ZoomAuthentication_CL.jsonl"
 
 
 def _config(tmp_path, **extra):
@@ -74,7 +74,7 @@ def test_all_profiles_write_one_file_per_table(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "out"
     assert sorted(p.name for p in out.glob("*.jsonl")) == [
-        "ASimAuditEventLogs.jsonl",
+        "ZoomAuditEvent_CL.jsonl",
         AUTH,
         "ZoomIdentityInfo_CL.jsonl",
     ]

@@ -78,12 +78,12 @@ def map_row(profile, stream, record, names=None):
     return table.name, row
 
 
-# --- asim: activities -> ASimAuthenticationEventLogs --------------------------------------
+# --- asim: activities -> ZoomAuthentication_CL --------------------------------------
 
 
 def test_logon_row():
     table, row = map_row("asim", "activities", SIGN_IN)
-    assert table == "ASimAuthenticationEventLogs"
+    assert table == "ZoomAuthentication_CL"
     assert row["EventType"] == "Logon"
     assert row["EventResult"] == "Success"  # the outcome, not the sign-in type
     assert row["EventSchemaVersion"] == "0.1.4"
@@ -179,7 +179,7 @@ def test_missing_event_id_falls_back_to_a_stable_content_key():
     assert first["EventOriginalUid"] == again["EventOriginalUid"] != other["EventOriginalUid"]
 
 
-# --- asim: operation_logs -> ASimAuditEventLogs -------------------------------------------
+# --- asim: operation_logs -> ZoomAuditEvent_CL -------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_missing_event_id_falls_back_to_a_stable_content_key():
 def test_each_action_maps_to_its_audit_event_type(action, event_type):
     record = operation_log(action)
     table, row = map_row("asim", "operation_logs", record)
-    assert table == "ASimAuditEventLogs"
+    assert table == "ZoomAuditEvent_CL"
     assert row["EventType"] == event_type
     assert row["EventType"] in ref.AUDIT_EVENT_TYPES
     assert row["EventOriginalType"] == action

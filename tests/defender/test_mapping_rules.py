@@ -1,6 +1,6 @@
 """One test per mapping rule, checked the way a SOC analyst reads the rows.
 
-Columns only the native ASIM tables store; Zoom's real ``client_type`` spellings; IPv4/IPv6 and
+Only ASIM columns, typed as in Microsoft's native ASIM tables; Zoom's real ``client_type`` spellings; IPv4/IPv6 and
 junk addresses; every ``operation_detail`` pattern (Zoom's real samples and the sandbox's
 templates) to ``Object``/``OldValue``/``NewValue``; ``EventSeverity``; unicode; missing fields.
 """
@@ -21,38 +21,38 @@ from . import reference as ref
 from .test_mapping import map_row
 from .zoom_records import SIGN_IN, operation_log
 
-ASIM_TABLES = {"activities": "ASimAuthenticationEventLogs", "operation_logs": "ASimAuditEventLogs"}
+ASIM_TABLES = {"activities": "ZoomAuthentication_CL", "operation_logs": "ZoomAuditEvent_CL"}
 
 
-# --- only columns the native ASIM tables have ------------------------------------------------
+# --- only ASIM columns, typed as the native ASIM tables type them ------------------------------
 
 
 @pytest.mark.parametrize("stream", sorted(ASIM_TABLES))
-def test_asim_rows_hold_only_columns_the_native_table_stores(stream):
+def test_asim_rows_hold_only_asim_columns_typed_as_the_native_tables(stream):
+    """The custom tables keep ASIM's names and types, so the parsers pass columns through."""
     table = PROFILES["asim"][stream]
     allowed, _ = ref.TABLES[table.name]
     declared = table.column_types()
     assert not set(declared) - set(allowed), f"{table.name} lacks {set(declared) - set(allowed)}"
     assert {c: allowed[c] for c in declared} == declared, "a column's type differs from the table's"
-    # Aliases and constants are the native parser's job; a row carrying one carries a column
-    # the table lacks (what was sent as Dvc/EventSchema was never stored).
+    # Aliases and constants are the parsers' job (query time), as for the native tables.
     assert not set(declared) & ref.QUERY_TIME_ONLY
     # The recommended fields the table stores are filled.
     assert ref.ASIM_RECOMMENDED_STORED <= set(declared)
 
 
-def test_dcr_asim_input_streams_declare_only_native_columns_and_pass_them_through():
+def test_dcr_asim_input_streams_declare_only_asim_columns_and_pass_them_through():
     dcr = dcr_template("asim", "/subscriptions/s/workspaces/w", "westeurope")["properties"]
     to_ours = {v: k for k, v in DCR_TYPES.items()}
     for table_name in ASIM_TABLES.values():
-        stream = f"Custom-Zoom{table_name}"
+        stream = f"Custom-{table_name}"
         allowed, _ = ref.TABLES[table_name]
         for column in dcr["streamDeclarations"][stream]["columns"]:
             assert column["name"] in allowed, f"{stream} declares {column['name']}"
             assert to_ours[column["type"]] == allowed[column["name"]], column
         (flow,) = [f for f in dcr["dataFlows"] if f["streams"] == [stream]]
         assert flow["transformKql"] == "source"
-        assert flow["outputStream"] == f"Microsoft-{table_name}"
+        assert flow["outputStream"] == f"Custom-{table_name}"
 
 
 # --- client_type: the spellings Zoom really sends --------------------------------------------

@@ -33,7 +33,7 @@ def test_summary_counts_rows_and_distinct_keys(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "ASimAuthenticationEventLogs: 10 rows, 5 distinct EventOriginalUid" in lines
+    assert "ZoomAuthentication_CL: 10 rows, 5 distinct EventOriginalUid" in lines
     header = next(i for i, line in enumerate(lines) if "EventType" in line)
     assert len(lines[header + 1 : header + 3]) == 2
     assert "Logon" in lines[header + 1] and "2001:db8::0" in lines[header + 1]

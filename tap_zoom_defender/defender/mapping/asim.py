@@ -1,8 +1,23 @@
-"""Profile ``asim`` (default): Sentinel's normalized ASIM tables, written at ingest time.
+"""Profile ``asim`` (default): Sentinel ASIM rows whose event time survives ingestion.
 
-- ``activities``     -> ``ASimAuthenticationEventLogs`` (Authentication schema 0.1.4)
-- ``operation_logs`` -> ``ASimAuditEventLogs`` (Audit Event schema 0.1.2)
+- ``activities``     -> ``ZoomAuthentication_CL`` (ASIM Authentication schema 0.1.4 columns)
+- ``operation_logs`` -> ``ZoomAuditEvent_CL`` (ASIM Audit Event schema 0.1.2 columns)
 - ``users``          -> ``ZoomIdentityInfo_CL`` (see identity.py)
+
+Why custom tables and not the native ``ASimAuthenticationEventLogs``/``ASimAuditEventLogs``:
+Azure Monitor replaces a ``TimeGenerated`` more than two days old on receipt with the receipt
+time ("Standard columns in Azure Monitor Logs"), and Microsoft's native parsers set
+``EventStartTime = TimeGenerated`` and filter on it (Azure-Sentinel,
+``Parsers/ASimAuthentication/Parsers/ASimAuthenticationNative.yaml``). A 7-day first sync, late
+arrivals and backlogs would show their receipt time in Sentinel. Here the event time is also
+stored in ``EventStartTime``/``EventEndTime``, columns Azure keeps as sent, and the shipped ASIM
+parsers (``kql/``: ``vimAuthenticationZoom``, ``vimAuditEventZoom``...) read it back as the
+event's time, joined to Sentinel's unifying parsers through the documented custom-parser
+functions. docs/sentinel.md has the whole route.
+
+The tables use exactly the ASIM column names and types (those of the native tables, Azure
+Monitor table reference), so the parsers only add the aliases and constants ASIM defines at
+query time (``Dvc``, ``EventSchema``, ``User``, ``IpAddr``, ``Src``...), as the native parsers do.
 
 Deliberate choices (each is what Sentinel's own Zoom parser gets wrong):
 ``EventResult`` is the outcome (``Success``: Zoom only reports completed sign-ins/outs and
@@ -14,8 +29,8 @@ Sign-ins: ``EventType`` may only be ``Logon``/``Logoff``/``Elevate``; a Zoom ``t
 value. ``EventProductVersion`` is the version of the *reporting* product (Zoom's service, which
 Zoom does not report), so the user's client goes where ASIM puts the application the user acted
 through: ``ActingAppName``/``ActingAppType`` (from ``client_type``), ``SrcDvcOs``/
-``SrcDeviceType`` for the device, and ``AdditionalFields.ClientVersion`` for its version (the
-ASimAuthenticationEventLogs table has no column for a client application's version).
+``SrcDeviceType`` for the device, and ``AdditionalFields.ClientVersion`` for its version (ASIM
+has no column for a client application's version).
 
 Operation logs: ``Object`` is the name of the object acted on and ``OldValue``/``NewValue`` the
 values Zoom's ``operation_detail`` says changed (its ``Field: from OLD to NEW`` / ``set to NEW``
@@ -24,19 +39,9 @@ grammar, read by operation_detail.py); the sentence itself stays in
 ``EventSeverity`` follows the rules in zoom.py (roles and security settings Medium, deletions
 and deactivations Low, else Informational).
 
-Logs Ingestion only accepts data on streams a DCR declares, and declared streams are named
-``Custom-...``: rows for the ASim tables go to ``Custom-ZoomASim...`` input streams whose DCR data
-flow has ``outputStream: Microsoft-ASim...`` (see ``azure_setup.py``).
-
-Only columns the native tables store are sent (Azure Monitor table reference for
-ASimAuthenticationEventLogs / ASimAuditEventLogs): the ASIM aliases and constants the tables lack
-(``Dvc``, ``EventSchema``, ``User``, ``IpAddr``, ``Src``, ``Application``, ``Value``...) are added
-at query time by Sentinel's native parsers (``ASimAuthenticationNative`` /
-``ASimAuditEventNative``, e.g. ``EventSchema = "Authentication"``), so rows leave them out and the
-DCR's ``transformKql: source`` passes every column through to a column of the table. Of the
-device fields the schema recommends, ``DvcHostname`` is the one Zoom's cloud lets us fill
-truthfully: ``Zoom``, the value ASIM gives ``Dvc`` for a cloud source with no apparent device;
-Zoom reports no address or id of its service (no ``DvcIpAddr``/``DvcId``).
+Of the device fields the schema recommends, ``DvcHostname`` is the one Zoom's cloud lets us
+fill truthfully: ``Zoom``, the value ASIM gives ``Dvc`` for a cloud source with no apparent
+device; Zoom reports no address or id of its service (no ``DvcIpAddr``/``DvcId``).
 """
 
 from __future__ import annotations
@@ -80,8 +85,8 @@ from tap_zoom_defender.defender.mapping.zoom import (
     value_type,
 )
 
-AUTHENTICATION_TABLE = "ASimAuthenticationEventLogs"
-AUDIT_TABLE = "ASimAuditEventLogs"
+AUTHENTICATION_TABLE = "ZoomAuthentication_CL"
+AUDIT_TABLE = "ZoomAuditEvent_CL"
 
 
 def _if_present(name: str, value: str) -> Any:
@@ -92,8 +97,9 @@ def _if_present(name: str, value: str) -> Any:
 def _common(event_type: Column, version: str, severity: Column) -> tuple[Column, ...]:
     """Declare the stored ASIM columns every table shares (times: the event's own).
 
-    ``EventSchema`` and ``Dvc`` are mandatory in ASIM but not columns of the native tables: the
-    native parsers add them at query time (see the module docstring).
+    ``EventStartTime``/``EventEndTime`` keep the event time whatever Azure does to
+    ``TimeGenerated``. ``EventSchema`` and ``Dvc`` are mandatory in ASIM but constants and
+    aliases: the shipped parsers add them at query time (see the module docstring).
     """
     return (
         Column("TimeGenerated", DATETIME, required("time")),
@@ -148,9 +154,8 @@ def _audit_extras(record: Mapping[str, Any], ctx: MappingContext) -> dict[str, A
 
 ACTIVITIES = Table(
     name=AUTHENTICATION_TABLE,
-    default_stream=f"Custom-Zoom{AUTHENTICATION_TABLE}",
+    default_stream=f"Custom-{AUTHENTICATION_TABLE}",
     key_column="EventOriginalUid",
-    custom=False,
     columns=(
         *_common(
             Column("EventType", STRING, _sign_in_event_type),
@@ -174,9 +179,8 @@ ACTIVITIES = Table(
 
 OPERATION_LOGS = Table(
     name=AUDIT_TABLE,
-    default_stream=f"Custom-Zoom{AUDIT_TABLE}",
+    default_stream=f"Custom-{AUDIT_TABLE}",
     key_column="EventOriginalUid",
-    custom=False,
     columns=(
         *_common(
             Column("EventType", STRING, audit_event_type),
