@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean sandbox
+.PHONY: install demo test lint format bench clean sandbox browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml
 	$(BIN)/meltano install
 	touch $(MELTANO_STAMP)
 
+# Debian's chromium and its chromedriver, for the browser test of `authorize`
+# (tests/authorize/test_browser.py): selenium drives this driver, nothing is downloaded at run
+# time. Installed once, when the driver is missing (as root: CI and the dev machines; no sudo).
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+browser: $(CHROMEDRIVER)
+
 install: $(STAMP) $(MELTANO_STAMP)
 
 ## Run the whole pipeline against the local Zoom sandbox (no Zoom account needed).
@@ -28,7 +38,7 @@ demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python -m tap_zoom_defender.demo
 
 ## Lint + the full test suite (what CI runs).
-test: $(STAMP) $(MELTANO_STAMP)
+test: $(STAMP) $(MELTANO_STAMP) $(CHROMEDRIVER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

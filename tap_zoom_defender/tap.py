@@ -41,8 +41,9 @@ from singer_sdk.plugin_base import SingerCommand, _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_zoom_defender import prefetch
+from tap_zoom_defender import authorize, prefetch
 from tap_zoom_defender.auth import ZoomAuthenticator
+from tap_zoom_defender.authorize_settings import CONFIG_PROPERTIES as AUTHORIZE_PROPERTIES
 from tap_zoom_defender.config_files import ConfigFileErrors
 from tap_zoom_defender.errors import (
     AuthError,
@@ -90,12 +91,17 @@ class _ZoomCommand(SingerCommand):
     """The SDK's command, but expected errors end as one log line and their exit code."""
 
     @override
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         """Run the CLI; a ZoomTapError becomes one line (per config problem) and exit code."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if argv[:1] == [authorize.COMMAND] and self.name != authorize.COMMAND:  # the subcommand
+            command = _ZoomCommand(**authorize.command_spec(TapZoom), logger=self.logger)
+            kwargs.setdefault("prog_name", f"{self.name} {authorize.COMMAND}")
+            return command.main(argv[1:], *rest, **kwargs)
         _install_redaction()
         STOP.install()  # before the tap exists: a signal during start-up is a stop too
         try:
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
         except SystemExit as exc:
             if STOP.signum is not None and not exc.code:  # finished, but asked to stop
                 sys.exit(StopRequested(STOP.signum).exit_code)
@@ -126,7 +132,7 @@ class TapZoom(ConfigFileErrors, Tap):
 
     name = "tap-zoom-defender"
     package_name = "tap-zoom-defender"
-    config_jsonschema = th.PropertiesList(*CONFIG_PROPERTIES).to_dict()
+    config_jsonschema = th.PropertiesList(*CONFIG_PROPERTIES, *AUTHORIZE_PROPERTIES).to_dict()
     message_writer_class = ZoomMessageWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -333,6 +339,7 @@ class TapZoom(ConfigFileErrors, Tap):
             callback=command.callback,
             params=command.params,
             help=command.help,
+            epilog=f"See also '{cls.name} {authorize.COMMAND} --help': connect an OAuth app.",
             context_settings=command.context_settings,
             logger=cls.logger,
         )

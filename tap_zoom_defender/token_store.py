@@ -31,6 +31,16 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def setting_fingerprint(setting: str | None) -> str:
+    """Return the ``seed_sha256`` that makes a new store win over this ``refresh_token`` setting.
+
+    ``authorize`` writes a chain that is newer than whatever the setting still holds (an old,
+    probably dead token, or nothing): seeding the store with the setting's fingerprint makes
+    :func:`choose_refresh_token` take the store, until an admin pastes another token there.
+    """
+    return _fingerprint(setting) if setting else ""
+
+
 @dataclass(frozen=True)
 class StoredToken:
     """What the token store holds: the newest refresh token and where its chain started.

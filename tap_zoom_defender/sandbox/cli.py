@@ -31,6 +31,10 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(scope for scope in text.replace(",", " ").split() if scope)
+
+
 def _utc(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -108,6 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--client-secret", default=d.client_secret, help="accepted client secret")
     a.add_argument(
         "--token-ttl", type=_positive_float, default=d.token_ttl, help="access-token lifetime (s)"
+    )
+    a.add_argument(
+        "--redirect-uri",
+        default=d.redirect_uri,
+        help="the OAuth app's registered redirect URL: the consent page (/oauth/authorize) "
+        "refuses any other, and the code exchange must send the same one",
+    )
+    a.add_argument(
+        "--scopes",
+        type=_scopes,
+        default=d.scopes,
+        metavar="SCOPE[,SCOPE...]",
+        help="scopes of the app, granted by a consent (and to Server-to-Server tokens); leave "
+        "one out to test a missing scope",
+    )
+    a.add_argument(
+        "--auth-code-ttl",
+        type=_positive_float,
+        default=d.auth_code_ttl,
+        help="lifetime of an authorization code from the consent page (s)",
     )
     a.add_argument(
         "--page-token-ttl",
@@ -228,6 +252,9 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         client_id=args.client_id,
         client_secret=args.client_secret,
         token_ttl=args.token_ttl,
+        auth_code_ttl=args.auth_code_ttl,
+        redirect_uri=args.redirect_uri,
+        scopes=args.scopes,
         page_token_ttl=args.page_token_ttl,
         daily_quota=args.daily_quota,
         rate_limits=not args.no_rate_limits,
@@ -262,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         "base_url": sb.base_url,
         "api_url": sb.api_url,
         "oauth_url": sb.oauth_url,
+        "authorize_url": sb.authorize_url,
+        "redirect_uri": cfg.redirect_uri,
+        "scopes": list(cfg.scopes),
         "account_id": sb.account_id,
         "client_id": sb.client_id,
         "client_secret": sb.client_secret,
@@ -277,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Base URL: {sb.base_url}")
     print(f"  API:    {sb.api_url}")
     print(f"  OAuth:  {sb.oauth_url}")
+    print(f"  Consent: {sb.authorize_url} (redirect {cfg.redirect_uri})")
+    print(f"  Scopes: {' '.join(cfg.scopes)}")
     print(f"  account_id={sb.account_id}  client_id={sb.client_id}")
     print(f"  client_secret={sb.client_secret}  (demo credentials, not real ones)")
     print("Ctrl-C to stop.", flush=True)

@@ -12,6 +12,11 @@ from typing import Any
 
 from tap_zoom_defender import zoom_limits
 
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"
+"""The loopback redirect ``tap-zoom-defender authorize`` listens on with its default port."""
+DEFAULT_SCOPES = ("user:read:admin", "report:read:admin")
+"""Classic scopes covering the three endpoints; granular names work too (see ``auth.py``)."""
+
 
 @dataclass
 class SandboxConfig:
@@ -32,6 +37,10 @@ class SandboxConfig:
     account_id: str = "sandbox-account-0001"
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret-not-a-real-one"  # noqa: S105 - demo credential
+    # The OAuth app's registration: its one redirect URL (the consent page refuses any other)
+    # and the scopes an admin's consent (and a Server-to-Server token) grants.
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
     # Rate limits. ``daily_quota`` None = the plan's quota; an int replaces every daily pool.
     rate_limits: bool = True
     daily_quota: int | None = None
@@ -78,6 +87,9 @@ class SandboxConfig:
             raise ValueError("clock_speed must be positive")
         if self.daily_quota is not None and self.daily_quota < 0:
             raise ValueError("daily_quota must be >= 0")
+        if self.auth_code_ttl <= 0:
+            raise ValueError("auth_code_ttl must be positive")
+        self.scopes = tuple(self.scopes)
 
     def per_second_limits(self) -> dict[str, float]:
         """Requests/s per category: the plan's table with any overrides applied."""

@@ -17,11 +17,12 @@ from .store import RecordStore, utc_date
 
 @dataclass
 class Reply:
-    """One HTTP response: status, JSON body bytes and extra headers."""
+    """One HTTP response: status, body bytes (JSON unless said otherwise) and extra headers."""
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json;charset=UTF-8"
 
 
 def zoom_error(status: int, code: int, message: str) -> Reply:

@@ -150,8 +150,17 @@ class Sandbox:
         return self.oauth.issue_refresh_token()
 
     def issue_authorization_code(self) -> str:
-        """Issue a one-time authorization code (valid ``auth_code_ttl`` seconds)."""
+        """Issue a one-time authorization code (valid ``auth_code_ttl`` seconds).
+
+        Bound to no redirect URL or PKCE challenge: a shortcut for tests of the exchange. The
+        consent page (``/oauth/authorize``) issues codes bound to both, as Zoom does.
+        """
         return self.oauth.issue_code(self.clock.now())
+
+    @property
+    def authorize_url(self) -> str:
+        """The consent page (what the tap's ``authorize_url`` setting takes)."""
+        return self.base_url + "/oauth/authorize"
 
     # --- test controls -------------------------------------------------------------------------
     def ground_truth(
@@ -281,20 +290,28 @@ class Sandbox:
         grant = params.get("grant_type", "")
         now = self.clock.now()
         body: dict[str, Any] = {}
+        scopes = self.config.scopes
         if grant == "account_credentials":
             if params.get("account_id") != self.config.account_id:
                 raise OAuthError(400, "invalid_request", "Invalid account_id")
         elif grant == "authorization_code":
-            body["refresh_token"] = self.oauth.redeem_code(params.get("code", ""), now)
+            body["refresh_token"], scopes = self.oauth.redeem_code(
+                params.get("code", ""),
+                now,
+                params.get("redirect_uri"),
+                params.get("code_verifier"),
+            )
         elif grant == "refresh_token":
-            body["refresh_token"] = self.oauth.rotate_refresh_token(params.get("refresh_token", ""))
+            body["refresh_token"], scopes = self.oauth.rotate_refresh_token(
+                params.get("refresh_token", "")
+            )
         else:
             raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
         body = {
-            "access_token": self.oauth.issue_access_token(now),
+            "access_token": self.oauth.issue_access_token(now, scopes),
             "token_type": "bearer",
             "expires_in": int(self.config.token_ttl),
-            "scope": "user:read:admin report:read:admin",
+            "scope": " ".join(scopes),
             "api_url": self.base_url,
             **body,
         }

@@ -1,7 +1,7 @@
 """The HTTP side: a keep-alive threaded server and the per-request pipeline.
 
-Pipeline for /v2 calls: route -> latency fault -> bearer token -> rate limits (per-second
-window, daily pool) -> other faults -> endpoint -> response. Every request lands in the
+Pipeline for /v2 calls: route -> latency fault -> bearer token -> its scopes -> rate limits
+(per-second window, daily pool) -> other faults -> endpoint -> response. Every request lands in the
 request log with the same timestamp the rate limiter used, so tests can check the limiter
 exactly from the log.
 """
@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from tap_zoom_defender import zoom_limits
 
 from .auth import OAuthError
+from .consent import handle_authorize
 from .control import PREFIX, handle_control
 from .endpoints import Reply, endpoint_of, zoom_error
 from .faults import FaultPlan
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 _REASONS = {
     200: "OK",
+    302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
@@ -128,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         if url.path == "/oauth/token":
             self._oauth(sb, query, body)
+        elif url.path == "/oauth/authorize":
+            self._authorize(sb, query, body)
         elif url.path.startswith("/v2/"):
             self._api(sb, url.path, query)
         elif url.path.startswith(PREFIX):
@@ -172,6 +176,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._send(reply)
 
+    def _authorize(self, sb: Sandbox, query: dict[str, list[str]], body: bytes) -> None:
+        """Serve the consent page and take the admin's decision (see ``consent.py``)."""
+        params = dict(query)
+        if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+        reply = handle_authorize(sb, self.command, {k: v[-1] for k, v in params.items()})
+        mono = time.monotonic()
+        path = "/oauth/authorize"
+        sb.record(mono, self.command, path, path, None, reply.status, None, True, None)
+        self._send(reply)
+
     # --- /v2 API ---------------------------------------------------------------------------
     def _api(self, sb: Sandbox, path: str, query: dict[str, list[str]]) -> None:
         sub = path[3:]
@@ -195,6 +210,11 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             sb.record(mono, self.command, path, endpoint, category, 401, None, False, None)
             self._send(zoom_error(401, 124, problem))
+            return
+        problem = sb.oauth.missing_scope(token, endpoint)
+        if problem is not None:
+            sb.record(mono, self.command, path, endpoint, category, 400, None, False, None)
+            self._send(zoom_error(400, 4711, problem))
             return
         verdict = sb.limits.admit(category, mono, now)
         if not verdict.ok:
@@ -289,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {reply.status} {reason}",
             # Every HTTP server (Zoom's too) dates its answers: here by the sandbox's clock.
             f"Date: {formatdate(self.server.sandbox.clock.now(), usegmt=True)}",
-            "Content-Type: application/json;charset=UTF-8",
+            f"Content-Type: {reply.content_type}",
             f"Content-Length: {len(reply.body)}",
         ]
         lines.extend(f"{k}: {v}" for k, v in reply.headers.items())
