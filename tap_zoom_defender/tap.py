@@ -1,32 +1,12 @@
-"""TapZoom: the stream list, the shared objects and the CLI's error handling.
+"""TapZoom: the stream list and the shared objects (authenticator, governor, clock).
 
-The settings schema and their checks live in :mod:`tap_zoom_defender.settings`.
-
-Expected problems (bad settings, rejected credentials, a missing scope, Zoom errors, the daily
-quota) end the CLI with one clear log line and a documented exit code, never a traceback:
-
-=====  ==========================================================================
-code   meaning
-=====  ==========================================================================
-0      success
-65     Zoom (or whatever answers at api_url) sent data we cannot parse; a --state or
-       --catalog file of the wrong shape, or a bookmark later than now
-69     Zoom unreachable, or kept failing after retries: try again later
-75     daily quota/budget spent: data so far emitted, state saved; rerun after reset
-76     Zoom rejected a request (its code and message are in the line)
-77     credentials rejected, or the app lacks a scope (the line names it)
-78     a setting is missing, invalid or contradictory (the line names it), or the
-       --config file is missing, not JSON or not a JSON object
-74     the target stopped reading the tap's output (broken pipe)
-130    stopped by SIGINT, 143 by SIGTERM: what was written is covered by the last STATE
-1      a bug: the traceback is printed
-=====  ==========================================================================
+The settings schema and their checks live in :mod:`tap_zoom_defender.settings`; how expected
+problems end the CLI (one line, an exit code) in :mod:`tap_zoom_defender.cli`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from functools import cached_property
@@ -37,26 +17,25 @@ import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import SingerCommand, _ConfigInput
+from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_zoom_defender import authorize, prefetch
 from tap_zoom_defender.auth import ZoomAuthenticator
 from tap_zoom_defender.authorize_settings import CONFIG_PROPERTIES as AUTHORIZE_PROPERTIES
+from tap_zoom_defender.cli import ZoomCommand
 from tap_zoom_defender.config_files import ConfigFileErrors
 from tap_zoom_defender.errors import (
     AuthError,
     ConfigError,
     OutputClosed,
     QuotaStop,
-    RedactingFilter,
     StateError,
-    ZoomTapError,
     register_secret,
 )
 from tap_zoom_defender.governor import QuotaExhausted, RateGovernor
-from tap_zoom_defender.graceful_stop import STOP, StopRequested
+from tap_zoom_defender.graceful_stop import STOP
 from tap_zoom_defender.input_files import read_catalog_file, read_state_file
 from tap_zoom_defender.listing_stream import ListingStream
 from tap_zoom_defender.message_writer import ZoomMessageWriter
@@ -85,46 +64,6 @@ CATALOG_REQUIRED_FIELDS = {
     for t in STREAM_TYPES
 }
 """Schema properties a --catalog may not drop: keys, replication key, event_id's inputs."""
-
-
-class _ZoomCommand(SingerCommand):
-    """The SDK's command, but expected errors end as one log line and their exit code."""
-
-    @override
-    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
-        """Run the CLI; a ZoomTapError becomes one line (per config problem) and exit code."""
-        argv = list(sys.argv[1:] if args is None else args)
-        if argv[:1] == [authorize.COMMAND] and self.name != authorize.COMMAND:  # the subcommand
-            command = _ZoomCommand(**authorize.command_spec(TapZoom), logger=self.logger)
-            kwargs.setdefault("prog_name", f"{self.name} {authorize.COMMAND}")
-            return command.main(argv[1:], *rest, **kwargs)
-        _install_redaction()
-        STOP.install()  # before the tap exists: a signal during start-up is a stop too
-        try:
-            return super().main(args, *rest, **kwargs)
-        except SystemExit as exc:
-            if STOP.signum is not None and not exc.code:  # finished, but asked to stop
-                sys.exit(StopRequested(STOP.signum).exit_code)
-            raise
-        except QuotaExhausted as exc:  # only outside a sync (e.g. --test): a sync stops cleanly
-            self.logger.warning("Stopped: %s; run again after the reset", exc)
-            sys.exit(QuotaStop.exit_code)
-        except ZoomTapError as exc:
-            if isinstance(exc, ConfigError):
-                for problem in exc.problems:
-                    self.logger.error("Configuration error: %s", problem)
-            elif isinstance(exc, (QuotaStop, StopRequested)):
-                self.logger.warning("%s", exc)
-            else:
-                self.logger.error("%s", exc)
-            sys.exit(exc.exit_code)
-
-
-def _install_redaction() -> None:
-    """Mask registered secrets in every log line, whichever logger wrote it."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
 
 
 class TapZoom(ConfigFileErrors, Tap):
@@ -334,7 +273,7 @@ class TapZoom(ConfigFileErrors, Tap):
     def get_singer_command(cls) -> click.Command:
         """Return the SDK's command, with one-line errors and exit codes for expected problems."""
         command = super().get_singer_command()
-        return _ZoomCommand(
+        zoom_command = ZoomCommand(
             name=command.name,
             callback=command.callback,
             params=command.params,
@@ -343,6 +282,8 @@ class TapZoom(ConfigFileErrors, Tap):
             context_settings=command.context_settings,
             logger=cls.logger,
         )
+        zoom_command.tap_class = cls
+        return zoom_command
 
     @classmethod
     @override

@@ -36,7 +36,7 @@ MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 CUSTOM_UNIFYING = ("Im_AuthenticationCustom", "ASim_AuthenticationCustom",
                    "Im_AuditEventCustom", "ASim_AuditEventCustom")  # fmt: skip
 _DCR_ID = (
-    "[resourceId('Microsoft.Insights/dataCollectionRules', parameters('dataCollectionRuleName'))]"  # noqa: E501
+    "[resourceId('Microsoft.Insights/dataCollectionRules', parameters('dataCollectionRuleName'))]"
 )
 
 
