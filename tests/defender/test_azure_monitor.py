@@ -130,9 +130,7 @@ def test_rows_arrive_as_the_jsonl_destination_writes_them(azure, api, tmp_path):
     # Same input to the jsonl destination: byte-for-byte the same rows.
     jsonl = write_config(tmp_path / "j.json", {"output_dir": str(tmp_path / "j")})
     assert run_target(jsonl, _messages()).returncode == 0
-    assert api.received(AUTH_STREAM) == read_rows(
-        tmp_path / "j" / "ZoomAuthentication_CL.jsonl"
-    )
+    assert api.received(AUTH_STREAM) == read_rows(tmp_path / "j" / "ZoomAuthentication_CL.jsonl")
     assert api.received(AUDIT_STREAM) == read_rows(tmp_path / "j" / "ZoomAuditEvent_CL.jsonl")
     # ... and stored: one table row per row sent, whatever columns the tables lack.
     assert api.stats("ZoomAuthentication_CL")["stored"] == 2

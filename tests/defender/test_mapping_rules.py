@@ -1,8 +1,9 @@
 """One test per mapping rule, checked the way a SOC analyst reads the rows.
 
-Only ASIM columns, typed as in Microsoft's native ASIM tables; Zoom's real ``client_type`` spellings; IPv4/IPv6 and
-junk addresses; every ``operation_detail`` pattern (Zoom's real samples and the sandbox's
-templates) to ``Object``/``OldValue``/``NewValue``; ``EventSeverity``; unicode; missing fields.
+Only ASIM columns, typed as in Microsoft's native ASIM tables; Zoom's real ``client_type``
+spellings; IPv4/IPv6 and junk addresses; every ``operation_detail`` pattern (Zoom's real samples
+and the sandbox's templates) to ``Object``/``OldValue``/``NewValue``; ``EventSeverity``;
+unicode; missing fields.
 """
 
 from __future__ import annotations
