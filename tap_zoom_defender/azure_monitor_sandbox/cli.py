@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .arm import TemplateError
 from .dcr import DcrError
 from .limits import BYTES_PER_WINDOW, MAX_CALL_BYTES, REQUESTS_PER_WINDOW, WINDOW_SECONDS
 from .sandbox import AzureMonitorSandbox, DcrSource, SandboxConfig
@@ -32,6 +33,13 @@ def _pair(text: str) -> tuple[str, str]:
     return left, right
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE")
+    return name, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every option (``azure-monitor-sandbox --help``)."""
     d = SandboxConfig(client_secret="")
@@ -45,9 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
             "as documented. Prints its endpoint and credentials, then serves until Ctrl-C."
         ),
         epilog=(
-            "Without --dcr/--azure-setup-profile it loads the project's asim set-up "
-            "(python -m tap_zoom_defender.defender.azure_setup, run as a separate process). "
-            "Query what was stored at GET {endpoint}/_sandbox/tables[/TABLE]."
+            "Without --dcr/--template/--azure-setup-profile it deploys the ARM template the "
+            "project generates for the asim profile (python -m "
+            "tap_zoom_defender.defender.azure_setup template --profile asim, run as a separate "
+            "process). "
+            "Stored rows and counts: GET {endpoint}/_sandbox/tables[/TABLE]. KQL: POST "
+            '{endpoint}/_sandbox/query with {"query": "..."} answers {"columns", "rows", '
+            '"warnings"} (400 KQLError for what the emulator does not evaluate, SemanticError '
+            "for what Kusto rejects), over the stored rows, the templates' workspace functions "
+            "and Sentinel's built-in parsers _Im_Authentication, _ASim_Authentication, "
+            "_Im_AuditEvent, _ASim_AuditEvent (with their Native parsers; each picks up the "
+            "*Custom workspace function). Supported KQL: let (scalars, functions), tables, "
+            "function calls, union [isfuzzy=true], datatable, where, extend, project, "
+            "project-away, project-rename; ==, !=, <, <=, >, >=, =~, !~, and, or, in, !in, in~, "
+            "!in~, has, !has, has_any, contains, startswith, endswith (and negations); isnull, "
+            "isnotnull, isempty, isnotempty, not, array_length, coalesce, iff/iif, tostring, "
+            "todatetime, toint, strcat, has_any_ipv4_prefix, column_ifexists. Anything else is "
+            "refused with its line and column. Workspace functions: GET "
+            "{endpoint}/_sandbox/functions."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -74,6 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROFILE",
         help="load the DCR and custom tables that azure_setup generates for this "
         "profile (asim, cloudappevents); repeatable",
+    )
+    w.add_argument(
+        "--template",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an ARM deployment template (as for az deployment group create "
+        "--template-file): its workspaces/tables, dataCollectionRules and "
+        "workspaces/savedSearches (functions) are deployed, roleAssignments ignored; "
+        "repeatable",
+    )
+    w.add_argument(
+        "--template-parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="a template parameter (read as its declared type; used by resource "
+        "conditions); repeatable",
     )
     w.add_argument(
         "--dcr-immutable-id",
@@ -157,6 +199,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         dcrs=list(dcrs),
         table_definitions=list(args.tables),
         azure_setup_profiles=list(args.azure_setup_profile),
+        templates=[Path(item) for item in args.template],
+        template_parameters=dict(args.template_parameter),
         dcr_immutable_id=args.dcr_immutable_id,
         tenant_id=args.tenant_id,
         client_id=args.client_id,
@@ -183,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox = AzureMonitorSandbox(config_from_args(args))
         sandbox.start()
-    except (DcrError, TableDefinitionError, SetupOutputError) as exc:
+    except (DcrError, TableDefinitionError, SetupOutputError, TemplateError) as exc:
         print(f"azure-monitor-sandbox: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -212,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         for stream, flows in rule.summary()["streams"].items():
             tables = ", ".join(f["table"] for f in flows)
             print(f"    {stream} -> {tables}")
+    functions = [f["alias"] for f in sandbox.functions()]
+    if functions:
+        print(f"  Workspace functions: {', '.join(functions)}")
     print(f"  Stored rows: GET {sandbox.url}/_sandbox/tables")
+    print(f'  KQL: POST {sandbox.url}/_sandbox/query {{"query": ...}}')
     print("Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(0.5):

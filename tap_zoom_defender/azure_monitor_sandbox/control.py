@@ -1,8 +1,8 @@
 """``/_sandbox/...``: query and control routes for tests, scripts and the demo.
 
-Not part of Azure's API (Azure's own way to read stored rows is a KQL query against the
-workspace, which this emulator does not implement). No authentication, never rate limited,
-never in the request log.
+Not part of Azure's API (Azure's own way to read stored rows is a KQL query through the Log
+Analytics query API; ``/_sandbox/query`` evaluates a subset of KQL instead). No
+authentication, never rate limited, never in the request log.
 
 - ``GET  /_sandbox/info``                the url-file content (endpoint, credentials, DCRs, ...)
 - ``GET  /_sandbox/tables``              per table: received, stored, TimeGenerated replaced /
@@ -18,6 +18,12 @@ never in the request log.
 - ``POST /_sandbox/tokens/revoke``       every issued token -> 401 InvalidToken
 - ``POST /_sandbox/tokens/expire``       every issued token -> 401 TokenExpired
 - ``POST /_sandbox/reset``               forget rows, counts, calls, faults, rate windows, roles
+- ``POST /_sandbox/query``               ``{"query": "<KQL>"}`` -> ``{"columns", "rows",
+                                         "warnings"}``: the query over the stored rows and the
+                                         workspace functions (subset: ``kql/__init__.py``); 400
+                                         ``KQLError`` (not evaluated here) or ``SemanticError``
+                                         (Kusto would reject it too)
+- ``GET  /_sandbox/functions``           the workspace functions: alias, parameters, origin
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from .kql import KQLError
 from .server import Reply, azure_error
 
 if TYPE_CHECKING:
@@ -89,6 +96,17 @@ def handle_control(
         if method == "POST" and name == "tokens/expire":
             sb.expire_tokens()
             return Reply(200, {"tokens": "expired"})
+        if method == "POST" and name == "query":
+            text = spec.get("query") if isinstance(spec, dict) else None
+            if not isinstance(text, str):
+                return azure_error(400, "BadRequest", 'query: expected {"query": "<KQL>"}')
+            try:
+                result = sb.query_result(text)
+            except KQLError as exc:
+                return azure_error(400, exc.code, str(exc))
+            return Reply(200, asdict(result))
+        if method == "GET" and name == "functions":
+            return Reply(200, {"functions": sb.functions()})
         if method == "POST" and name == "reset":
             sb.reset()
             return Reply(200, {"reset": True})

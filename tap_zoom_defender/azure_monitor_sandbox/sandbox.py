@@ -2,76 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import ssl
 import tempfile
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .auth import DEFAULT_SCOPE, AppRegistration, Directory
-from .dcr import DataCollectionRule, DcrError, load_dcr
+from .config import DcrSource, SandboxConfig
 from .endpoints import API_VERSION, Call, ServiceEndpoints
-from .limits import (
-    BYTES_PER_WINDOW,
-    MAX_CALL_BYTES,
-    REQUESTS_PER_WINDOW,
-    WINDOW_SECONDS,
-    RateLimiter,
-)
+from .kql import QueryResult
+from .limits import RateLimiter
+from .query import WorkspaceCatalog
 from .server import SandboxServer, make_server
-from .setup_output import generated_dcr, generated_tables
-from .tables import (
-    TableDefinitionError,
-    TableSchema,
-    load_native_tables,
-    parse_table_definitions,
-)
-from .workspace import FIELD_LIMIT_BYTES, Workspace
+from .setup_loader import load_setup
+from .workspace import Workspace
 
-
-@dataclass
-class DcrSource:
-    """A DCR to load: a JSON document (dict), JSON text, or a path to a JSON file."""
-
-    document: dict[str, Any] | str | Path
-    immutable_id: str | None = None
-    label: str | None = None
-
-
-@dataclass
-class SandboxConfig:
-    """Everything configurable; every field has a usable default.
-
-    With no ``dcrs`` and no ``azure_setup_profiles``, the ``asim`` profile's generated set-up is
-    loaded (``setup_output.py``).
-    """
-
-    dcrs: list[DcrSource | dict[str, Any] | str | Path] = field(default_factory=list)
-    # custom table definitions: file paths, or text (az commands / JSON)
-    table_definitions: list[str | Path] = field(default_factory=list)
-    # run the project's azure_setup generator for these profiles (DCR + custom tables)
-    azure_setup_profiles: list[str] = field(default_factory=list)
-    dcr_immutable_id: str | None = None  # for the first DCR loaded (if it has none)
-    tenant_id: str = "00000000-0000-4000-8000-00000000cafe"
-    client_id: str = "11111111-2222-4333-8444-555555555555"
-    client_secret: str = field(default_factory=lambda: "sandbox~" + secrets.token_urlsafe(18))
-    # app registrations that get tokens but lack "Monitoring Metrics Publisher": (id, secret)
-    apps_without_role: list[tuple[str, str]] = field(default_factory=list)
-    token_ttl: float = 3599.0
-    max_call_bytes: int = MAX_CALL_BYTES
-    field_limit_bytes: int = FIELD_LIMIT_BYTES
-    rate_limit_requests: int = REQUESTS_PER_WINDOW
-    rate_limit_bytes: int = BYTES_PER_WINDOW
-    rate_window_seconds: float = WINDOW_SECONDS
-    host: str = "127.0.0.1"
-    port: int = 0
-    ca_dir: Path | None = None  # where ca.pem is written; a temporary directory if None
-    request_log_limit: int = 10_000
-    verbose: bool = False
+__all__ = ["AzureMonitorSandbox", "Call", "DcrSource", "SandboxConfig"]
 
 
 class AzureMonitorSandbox(ServiceEndpoints):
@@ -83,44 +31,24 @@ class AzureMonitorSandbox(ServiceEndpoints):
     """
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
-        """Load tables and DCRs (DcrError / TableDefinitionError if they are unusable)."""
+        """Load the set-up (DcrError / TableDefinitionError / TemplateError if unusable)."""
         cfg = config or SandboxConfig()
         for key, value in overrides.items():
             if not hasattr(cfg, key):
                 raise TypeError(f"unknown SandboxConfig field {key!r}")
             setattr(cfg, key, value)
         self.config = cfg
-        tables = load_native_tables()
-        sources = list(cfg.dcrs)
-        definitions: list[tuple[str, str]] = []
-        profiles = list(cfg.azure_setup_profiles) or ([] if sources else ["asim"])
-        for profile in profiles:
-            where = f"azure_setup tables --profile {profile}"
-            definitions.append((generated_tables(profile), where))
-            sources.append(DcrSource(generated_dcr(profile), label=f"azure_setup-{profile}"))
-        for item in cfg.table_definitions:
-            if isinstance(item, Path) or not str(item).lstrip().startswith(("az ", "{", "[")):
-                try:
-                    definitions.append((Path(item).read_text("utf-8"), str(item)))
-                except OSError as exc:
-                    raise TableDefinitionError(f"table definitions {item}: {exc}") from None
-            else:
-                definitions.append((str(item), "table definitions"))
-        for text, where in definitions:
-            for table in parse_table_definitions(text, where):
-                tables[table.name] = table
-        self.dcrs: dict[str, DataCollectionRule] = {}
-        for index, source in enumerate(sources):
-            first_id = cfg.dcr_immutable_id if index == 0 else None
-            rule = self._load(source, tables, first_id)
-            if rule.immutable_id in self.dcrs:
-                raise DcrError(f"two DCRs have the immutable id {rule.immutable_id}")
-            self.dcrs[rule.immutable_id] = rule
+        setup = load_setup(cfg)
+        self.dcrs = setup.dcrs
+        self.schemas = setup.tables  # every table that exists in the workspace
+        self.saved_functions = setup.functions
+        self.deployments = [deployment.summary() for deployment in setup.deployments]
         used = {flow.table for rule in self.dcrs.values() for flow in rule.flows}
         self.workspace = Workspace(
-            {name: t for name, t in tables.items() if name in used or t.custom},
+            {name: t for name, t in setup.tables.items() if name in used or t.custom},
             cfg.field_limit_bytes,
         )
+        self.catalog = WorkspaceCatalog(self.workspace, setup.tables, setup.functions)
         self.directory = Directory(cfg.tenant_id, cfg.token_ttl)
         self._set_apps()
         self.limiter = RateLimiter(
@@ -134,31 +62,6 @@ class AzureMonitorSandbox(ServiceEndpoints):
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.ca_cert: str = ""
         self.url: str = ""
-
-    @staticmethod
-    def _load(
-        source: Any, tables: dict[str, TableSchema], default_id: str | None
-    ) -> DataCollectionRule:
-        src = source if isinstance(source, DcrSource) else DcrSource(source)
-        document, label = src.document, src.label
-        if isinstance(document, Path) or (
-            isinstance(document, str) and not document.lstrip().startswith("{")
-        ):
-            path = Path(document)
-            label = label or str(path)
-            try:
-                document = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DcrError(f"DCR {path}: cannot read it ({exc})") from None
-        elif isinstance(document, str):
-            try:
-                document = json.loads(document)
-            except ValueError as exc:
-                raise DcrError(f"DCR {label or 'text'}: not JSON ({exc})") from None
-        rule = load_dcr(document, tables, label=label or "dcr", immutable_id=src.immutable_id)
-        if default_id and not src.immutable_id:
-            rule.immutable_id = default_id
-        return rule
 
     def _set_apps(self) -> None:
         cfg = self.config
@@ -291,6 +194,9 @@ class AzureMonitorSandbox(ServiceEndpoints):
             "dcr_immutable_id": self.dcr_immutable_id,
             "dcrs": [rule.summary() for rule in self.dcrs.values()],
             "query_url": f"{self.url}/_sandbox/tables",
+            "kql_url": f"{self.url}/_sandbox/query",
+            "functions": [f["alias"] for f in self.functions()],
+            "templates": self.deployments,
             "control_url": f"{self.url}/_sandbox/",
             "api_version": API_VERSION,
             "env": self.env(),
@@ -361,6 +267,19 @@ class AzureMonitorSandbox(ServiceEndpoints):
         """Token requests (without secrets): grant_type, client_id, scope, tenant."""
         with self.directory.lock:
             return [dict(r) for r in self.directory.token_requests]
+
+    # --- KQL over the workspace -------------------------------------------------------------
+    def query(self, kql: str) -> list[dict[str, Any]]:
+        """Return the rows of a KQL query (subset: ``kql/__init__.py``); KQLError if refused."""
+        return self.query_result(kql).rows
+
+    def query_result(self, kql: str) -> QueryResult:
+        """Return columns, rows and warnings (legs ``union isfuzzy=true`` skipped) of a query."""
+        return self.catalog.run(kql)
+
+    def functions(self) -> list[dict[str, Any]]:
+        """List the workspace functions (alias, parameters, origin) the templates saved."""
+        return [function.describe() for function in self.saved_functions.values()]
 
     # --- controls ----------------------------------------------------------------------------
     def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:

@@ -1,8 +1,9 @@
 """The project's Azure set-up, read the way a workspace would receive it: as generated files.
 
-``python -m tap_zoom_defender.defender.azure_setup`` prints the custom-table commands and the DCR
-JSON an administrator deploys. The emulator runs it in a separate process and parses its output,
-exactly like files passed with ``--tables``/``--dcr``; it imports nothing of target-defender.
+``python -m tap_zoom_defender.defender.azure_setup`` prints the custom-table commands, the DCR
+JSON and the ARM template an administrator deploys. The emulator runs it in a separate process
+and parses its output, exactly like files passed with ``--tables``/``--dcr``/``--template``; it
+imports nothing of target-defender.
 """
 
 from __future__ import annotations
@@ -57,3 +58,20 @@ def generated_tables(profile: str) -> str:
     return _run(
         "tables", "--profile", profile, "--resource-group", "sandbox", "--workspace", "sandbox"
     )
+
+
+def generated_template(profile: str) -> dict[str, Any]:
+    """Return the ARM template ``azure_setup template --profile <profile>`` prints.
+
+    Tables, DCR and the ASIM parsers as workspace functions, deployed by ``arm.py``.
+    """
+    text = _run("template", "--profile", profile, "--workspace", "sandbox")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise SetupOutputError(
+            f"{GENERATOR} template --profile {profile}: not JSON ({exc})"
+        ) from None
+    if not isinstance(document, dict):
+        raise SetupOutputError(f"{GENERATOR} template --profile {profile}: not a JSON object")
+    return document

@@ -22,7 +22,8 @@ SCRIPT = Path(sys.executable).with_name("azure-monitor-sandbox")
 URL_FILE_KEYS = {
     "endpoint", "authority", "token_url", "openid_configuration_url", "tenant_id", "client_id",
     "client_secret", "scope", "disable_instance_discovery", "ca_cert", "dcr_immutable_id",
-    "dcrs", "query_url", "control_url", "api_version", "env", "target_settings", "pid",
+    "dcrs", "query_url", "kql_url", "functions", "templates", "control_url", "api_version",
+    "env", "target_settings", "pid",
 }  # fmt: skip
 
 
@@ -87,3 +88,41 @@ def test_help_and_a_refused_dcr(tmp_path, capsys):
     assert main(["--port", "0", "--dcr", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.json" in err[0] and "streamDeclarations" in err[0]
+
+
+def test_console_script_deploys_a_template_and_answers_kql(tmp_path):
+    from .asim_template import AUTH_STREAM, template
+
+    path = tmp_path / "zoom.json"
+    path.write_text(json.dumps(template()))
+    url_file = tmp_path / "azure.json"
+    proc = subprocess.Popen(
+        [*_command(), "--port", "0", "--url-file", str(url_file), "--template", str(path),
+         "--template-parameter", "workspaceName=ws", "--template-parameter",
+         "principalId=0000-principal"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        info = _wait_for(url_file, proc)
+        assert info["functions"][:2] == ["ASimEmptyView", "vimAuthenticationZoom"]
+        assert (
+            info["templates"][0]["ignored"][0]["type"] == "Microsoft.Authorization/roleAssignments"
+        )
+        credential = ClientSecretCredential(
+            info["tenant_id"], info["client_id"], info["client_secret"],
+            authority=info["authority"], disable_instance_discovery=True,
+            connection_verify=info["ca_cert"],
+        )  # fmt: skip
+        client = LogsIngestionClient(info["endpoint"], credential,
+                                     connection_verify=info["ca_cert"])  # fmt: skip
+        row = {"EventOriginalUid": "cli-1", "EventStartTime": "2020-01-02T03:04:05Z"}
+        client.upload(rule_id=info["dcr_immutable_id"], stream_name=AUTH_STREAM, logs=[row])
+        answer = requests.post(info["kql_url"], json={"query": "_Im_Authentication"},
+                               verify=info["ca_cert"], timeout=10).json()  # fmt: skip
+        assert [(r["EventOriginalUid"], r["TimeGenerated"]) for r in answer["rows"]] == [
+            ("cli-1", "2020-01-02T03:04:05Z")]  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Workspace functions: ASimEmptyView, vimAuthenticationZoom" in out
