@@ -49,6 +49,8 @@ def pipe_run(
     *,
     target_extra: dict | None = None,
     env: dict[str, str] | None = None,
+    tap_extra: dict | None = None,
+    expect_target_exit: int = 0,
 ) -> dict | None:
     """Run ``tap | target`` as a real pipe; return the last STATE the target acknowledged."""
     tap_config = write_config(
@@ -56,7 +58,7 @@ def pipe_run(
         {"account_id": sb.account_id, "client_id": sb.client_id,
          "client_secret": sb.client_secret, "api_url": sb.api_url, "oauth_url": sb.oauth_url,
          "lookback_days": 4, "late_arrival_hours": LATE_HOURS,
-         "quota_state_path": str(tmp / "quota.sqlite")},
+         "quota_state_path": str(tmp / "quota.sqlite"), **(tap_extra or {})},
     )  # fmt: skip
     target_config = write_config(
         tmp / "target.json",
@@ -74,8 +76,11 @@ def pipe_run(
             timeout=240, check=False, env={**os.environ, **(env or {})},
         )  # fmt: skip
         tap.stdout.close()
-        assert tap.wait(timeout=60) == 0, (tmp / "tap.log").read_text()[-3000:]
-    assert target.returncode == 0, target.stderr.decode()[-3000:]
+        tap_exit = tap.wait(timeout=60)
+    assert target.returncode == expect_target_exit, target.stderr.decode()[-3000:]
+    if expect_target_exit:  # the target stopped reading: the tap sees a closed pipe (74)
+        return None
+    assert tap_exit == 0, (tmp / "tap.log").read_text()[-3000:]
     lines = [json.loads(x) for x in target.stdout.decode().splitlines() if x.strip()]
     assert lines, "the target acknowledged no STATE"
     return lines[-1]
