@@ -13,8 +13,10 @@ sandbox's URL and demo credentials:
   per table what Azure would *store*: rows sent, rows stored, and rows whose ``TimeGenerated``
   Azure replaced with the time it received them (older than two days, or a day ahead).
 
-Both emulators are stopped also when something fails. Exit status: 0 on success, otherwise the
-failing step's status.
+Meltano's system database and state backend are the demo's own (``demo-output/meltano.db`` and
+``demo-output/state/``), so a later run in the dev or prod environment starts from scratch and
+writes elsewhere (docs/operations.md). Both emulators are stopped also when something fails.
+Exit status: 0 on success, otherwise the failing step's status.
 """
 
 from __future__ import annotations
@@ -83,13 +85,20 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def pipeline_env(info: dict) -> dict[str, str]:
+def pipeline_env(info: dict, out: Path = OUT) -> dict[str, str]:
     """Environment for Meltano: the sandbox's URLs and demo credentials.
 
     The TAP_ZOOM_* variables are set as well, so a production ``.env`` in the project (which
     Meltano loads) can never point the demo at a real account or vice versa.
+
+    Meltano's system database and state backend are the demo's own, in ``out`` (demo-output/):
+    nothing of the demo lands in the project's ``.meltano/meltano.db``, so a later dev or prod
+    run can neither continue from the demo's bookmarks nor list its runs, and deleting
+    demo-output/ forgets the demo entirely.
     """
     env = dict(os.environ)
+    env["MELTANO_DATABASE_URI"] = f"sqlite:///{out / 'meltano.db'}"
+    env["MELTANO_STATE_BACKEND_URI"] = (out / "state").as_uri()
     values = {
         "API_URL": info["api_url"],
         "OAUTH_URL": info["oauth_url"],
@@ -240,6 +249,11 @@ def main() -> int:
             "Azure replaces a TimeGenerated older than two days (or over a day ahead) with the "
             "time it received the row: in Sentinel those rows show ingestion time. Keeping their "
             "event time queryable is not built yet (README: target-defender, Azure set-up)"
+        )
+        _say(
+            "the demo's Meltano state and run history stay in demo-output/ (meltano.db, state/). "
+            "Next: your own runs against `make sandbox` (environment dev, output/dev/), jobs, "
+            "schedules and hashing emails: docs/operations.md"
         )
         return 0
     finally:

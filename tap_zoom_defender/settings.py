@@ -349,4 +349,20 @@ def check_settings(config: Mapping[str, Any], now: datetime | None = None) -> li
         *_check_dates(config, now),
         *prefetch.check_config(config),
         *progress.check_config(config),
+        *_check_maps_with_batches(config),
     ]
+
+
+def _check_maps_with_batches(config: Mapping[str, Any]) -> list[str]:
+    """Refuse stream_maps with batch_config: the SDK writes BATCH files without the maps.
+
+    The SCHEMA message would say an email is hashed while the files hold it in clear text
+    (meltano/sdk#1117): a privacy recipe that silently does nothing.
+    """
+    if config.get("stream_maps") and config.get("batch_config"):
+        return [
+            "stream_maps and batch_config are both set, but the Singer SDK writes BATCH files "
+            "without applying stream maps (pseudonymised fields would leave in clear text): "
+            "remove batch_config, or drop the maps"
+        ]
+    return []

@@ -101,8 +101,9 @@ class UsersStream(ListingStream):
 
     def fetch_status(self, status: str) -> Iterator[Segment]:
         """Every user of one status, page by page (runs on a worker thread)."""
-        # custom_attributes only come when asked for. host_key is deliberately not requested:
-        # it lets its holder claim host in the user's meetings, and a SIEM does not need it.
+        # custom_attributes only come when asked for. host_key is deliberately neither requested
+        # nor in the schema: it lets its holder claim host in the user's meetings (a secret, not
+        # an identity attribute), and a SIEM does not need it.
         for page in self.listing({"status": status, "include_fields": "custom_attributes"}):
             for record in page:
                 record.setdefault("status", status)
