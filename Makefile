@@ -60,3 +60,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .meltano .pytest_cache .ruff_cache demo-output
+
+# --- Many Zoom accounts on Dagster, state in Azure Blob Storage (docs/scale-out.md) ------------
+# The dagster utility (orchestration/dagster.meltano.yml, included from meltano.yml) is one of the
+# plugins `meltano install` installs: re-run it when the included Meltano files change.
+$(MELTANO_STAMP): $(wildcard orchestration/*.meltano.yml) orchestration/dagster/constraints.txt
+
+# Azurite, Microsoft's Azure Storage emulator (an npm package), for tests/orchestration: `npm ci`
+# from the committed lock file into orchestration/azurite/node_modules (git-ignored). Node.js and
+# npm come from Debian when missing (as root, like chromium above).
+AZURITE := orchestration/azurite/node_modules/.bin/azurite-blob
+$(AZURITE): orchestration/azurite/package.json orchestration/azurite/package-lock.json
+	command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd orchestration/azurite && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
+.PHONY: azurite orchestrator
+azurite: $(AZURITE)
+test: $(AZURITE)
+
+## Dagster's UI and daemon on http://127.0.0.1:3000 over every Meltano job (Ctrl-C to stop).
+orchestrator: $(STAMP) $(MELTANO_STAMP)
+	mkdir -p .meltano/dagster
+	test -f .meltano/dagster/dagster.yaml || cp orchestration/dagster/dagster.yaml .meltano/dagster/
+	PATH="$(CURDIR)/$(BIN):$$PATH" MELTANO_ENVIRONMENT=prod $(BIN)/meltano invoke dagster:dev
