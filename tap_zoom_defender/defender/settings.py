@@ -87,9 +87,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "azure_stream_names",
         th.ObjectType(additional_properties=th.StringType),
-        description="Table -> DCR input stream name overrides. Defaults: Custom-<Table> "
-        "for custom tables, Custom-Zoom<Table> for the ASim tables (the DCR routes them to "
-        "Microsoft-<Table>).",
+        description="Table -> DCR input stream name overrides, e.g. "
+        '{"ZoomAuthentication_CL": "Custom-MyStream"}. Default: Custom-<Table>, as the DCR '
+        "from azure_setup declares them.",
     ),
     th.Property(
         "azure_credential",
