@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from tests.tap.helpers import busy_hour
+
 from .helpers import TAP, as_counter, run_tap
 
 ACCOUNT = {"users": 40, "days": 6, "late_fraction": 0.0}
@@ -60,7 +62,9 @@ def test_signal_while_blocked_on_a_slow_reader_loses_nothing(
     # The target reads slowly, so the tap's writes block on a full pipe when the signal lands:
     # where a torn line or a dropped chunk would happen if anything were written from the
     # signal handler, or if a partial write were ignored (PYTHONUNBUFFERED's raw stdout).
-    sb = sandbox_factory(**ACCOUNT)
+    # A weekday afternoon: every day window holds sign-ins whenever the suite runs (on a Sunday
+    # night the windows done before the signal can all be empty, and the STATE counts none).
+    sb = sandbox_factory(**ACCOUNT, now=busy_hour())
     sb.set_faults("/report/activities", latency=0.01)
     proc = subprocess.Popen(
         [TAP, "--config", str(_config_file(tmp_path, sb.tap_config(**SETTINGS), "config"))],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from .helpers import ACTIVITY_FIELDS, StubZoom, run_tap, zoom_fields
+from .helpers import ACTIVITY_FIELDS, StubZoom, busy_hour, run_tap, zoom_fields
 
 
 def _activity(hours_ago: float, **fields) -> dict:
@@ -42,17 +42,21 @@ def test_retry_after_is_honoured(tmp_path):
 
 
 def test_zoom_daily_limit_stops_cleanly_with_reset_time(tmp_path, sandbox_factory):
-    sb = sandbox_factory(users=5, days=3, daily_quota=3)
+    # A weekday afternoon: the first windows hold sign-ins whenever the suite runs (on a Sunday
+    # night today's window can be empty, and then no stream completes one with a bookmark).
+    sb = sandbox_factory(users=5, days=3, daily_quota=3, now=busy_hour())
     run = run_tap(tmp_path, sb.tap_config(window_days=1, lookback_days=3, page_size=300))
 
     assert run.returncode == 75, run.stderr[-3000:]
     assert not run.error_lines() and "Traceback" not in run.stderr
-    midnight = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
+    # Zoom's daily limit resets at Zoom's midnight (UTC): the tap follows Zoom's clock (Date).
+    midnight = (sb.now() + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
     [line] = [ln for ln in run.stderr.splitlines() if "| WARNING" in ln and "resets at" in ln]
     assert midnight in line and "daily" in line
-    # The governor stops at "X-RateLimit-Remaining: 0" or at the first Daily-limit 429.
+    # The governor stops at "X-RateLimit-Remaining: 0" or at the first Daily-limit 429; the two
+    # report streams fetch at once, so each may have one request in flight when it runs out.
     heavy = [e.status for e in sb.request_log if e.category == "Heavy"]
-    assert heavy.count(200) == 3 and heavy.count(429) <= 1 and len(heavy) <= 4
+    assert heavy.count(200) == 3 and heavy.count(429) <= 2 and len(heavy) <= 5
     assert len(run.records("users")) == 5
     # Both report streams fetch from the start and share the 3 Heavy requests: whichever got two
     # completed its first window and saved its bookmark.
