@@ -129,7 +129,9 @@ def test_a_seven_day_first_sync_keeps_every_event_time(sandbox_factory, azure, t
 
 def test_a_late_arrival_three_days_old_keeps_its_time(sandbox_factory, azure, tmp_path):
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    sb = sandbox_factory(users=10, days=3, late_fraction=0.2, late_min_seconds=3 * DAY,
+    # 30 users, a third of events late: enough late arrivals even when the window those 12
+    # hours reveal falls on a weekend night (the clock must follow this machine's: Azure's rule)
+    sb = sandbox_factory(users=30, days=3, late_fraction=0.35, late_min_seconds=3 * DAY,
                          late_max_seconds=3 * DAY, now=now - dt.timedelta(hours=12))  # fmt: skip
     tap = {"lookback_days": 4, "late_arrival_hours": 80}
     state = pipe_run(sb, tmp_path, "asim", None, target_extra=_target(azure),
