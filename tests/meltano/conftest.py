@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tap_zoom_defender.sandbox import Sandbox, SandboxConfig
+from tests.project_copy import copy_project
 
 PROJECT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).with_name("meltano"))
@@ -103,23 +102,6 @@ class MeltanoProject:
         return json.loads(done.stdout)
 
 
-def copy_project(dest: Path) -> Path:
-    """Copy ``meltano.yml`` and the files its ``include_paths`` name; link plugins and .venv."""
-    dest.mkdir(parents=True)
-    shutil.copy2(PROJECT / "meltano.yml", dest / "meltano.yml")
-    config = yaml.safe_load((PROJECT / "meltano.yml").read_text()) or {}
-    for pattern in config.get("include_paths") or []:
-        for path in PROJECT.glob(pattern):
-            target = dest / path.relative_to(PROJECT)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    (dest / ".meltano").mkdir()
-    for kind in PLUGINS:
-        (dest / ".meltano" / kind).symlink_to(PROJECT / ".meltano" / kind)
-    (dest / ".venv").symlink_to(PROJECT / ".venv")
-    return dest
-
-
 def make_project(dest: Path, sb: Sandbox) -> MeltanoProject:
     """A fresh copy whose dev environment points at ``sb`` (as the docs' exports do)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN)}
@@ -130,7 +112,7 @@ def make_project(dest: Path, sb: Sandbox) -> MeltanoProject:
         # The sandbox holds 2 days of history; 3 days of lookback read all of it.
         TAP_ZOOM_LOOKBACK_DAYS="3",
     )
-    return MeltanoProject(copy_project(dest), env)
+    return MeltanoProject(copy_project(dest, plugin_kinds=PLUGINS), env)
 
 
 def start_sandbox() -> Sandbox:

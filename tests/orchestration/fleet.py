@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from tap_zoom_defender.sandbox import Sandbox, SandboxConfig
+from tests import project_copy
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -72,24 +72,12 @@ def require_orchestrator() -> None:
 
 def copy_project(dest: Path) -> Path:
     """meltano.yml, its include_paths files and orchestration/ (no node_modules); venvs linked."""
-    dest.mkdir(parents=True)
-    shutil.copy2(PROJECT / "meltano.yml", dest / "meltano.yml")
-    config = yaml.safe_load((PROJECT / "meltano.yml").read_text()) or {}
-    for pattern in config.get("include_paths") or []:
-        for path in PROJECT.glob(pattern):
-            target = dest / path.relative_to(PROJECT)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    shutil.copytree(
-        PROJECT / "orchestration",
-        dest / "orchestration",
-        ignore=shutil.ignore_patterns("node_modules", "__pycache__"),
-        dirs_exist_ok=True,
+    return project_copy.copy_project(
+        dest,
+        plugin_kinds=("extractors", "loaders", "utilities"),
+        trees=("orchestration",),
+        link_venv=False,
     )
-    (dest / ".meltano").mkdir()
-    for kind in ("extractors", "loaders", "utilities"):
-        (dest / ".meltano" / kind).symlink_to(PROJECT / ".meltano" / kind)
-    return dest
 
 
 @dataclass
